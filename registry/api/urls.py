@@ -1,0 +1,4 @@
+"""URL table of the REST APIs (MLflow-compatible and Unity Catalog)."""
+from django.urls import path
+
+urlpatterns: list = []

@@ -1,0 +1,56 @@
+"""Writing audit events. Successful changes are recorded by the service inside its transaction; refused and
+failed attempts are recorded by `service` after the transaction rolled back, so they are never lost."""
+from __future__ import annotations
+
+from django.db.models import Model
+
+from registry.models import AuditEvent
+from registry.request_context import current_client_address, current_via
+
+_MAX_PARAM_CHARS = 500
+
+
+def _describe(obj) -> tuple[str, str, str]:
+    if obj is None:
+        return "", "", ""
+    if isinstance(obj, Model):
+        name = getattr(obj, "full_name", None) or str(obj)
+        return obj._meta.model_name, str(obj.pk), name[:800]
+    return type(obj).__name__.lower(), "", str(obj)[:800]
+
+
+def clean_parameters(params: dict) -> dict:
+    """JSON-safe, bounded copies of service arguments (never secrets: callers leave those out)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, Model):
+            value = getattr(value, "full_name", None) or str(value)
+        elif isinstance(value, (list, tuple)):
+            value = [str(v)[:_MAX_PARAM_CHARS] for v in value[:50]]
+        elif isinstance(value, dict):
+            value = {str(k)[:100]: str(v)[:_MAX_PARAM_CHARS] for k, v in list(value.items())[:50]}
+        elif not isinstance(value, (str, int, float, bool, type(None))):
+            value = str(value)
+        if isinstance(value, str) and len(value) > _MAX_PARAM_CHARS:
+            value = value[:_MAX_PARAM_CHARS] + "…"
+        out[key] = value
+    return out
+
+
+def record(*, actor, action: str, obj=None, params: dict | None = None, outcome: str = AuditEvent.Outcome.SUCCESS,
+           message: str = "", object_name: str = "") -> AuditEvent:
+    object_type, object_id, name = _describe(obj)
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        actor=actor if authenticated else None,
+        actor_name=actor.get_username() if authenticated else ("system" if actor is None else "anonymous"),
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_name=object_name or name,
+        parameters=clean_parameters(params or {}),
+        outcome=outcome,
+        message=message[:2000],
+        client_address=current_client_address(),
+        via=current_via() or "command",
+    )

@@ -1,0 +1,31 @@
+"""The typed errors services raise; each adapter (MLflow API, UC API, UI) maps them in one place."""
+
+
+class RegistryError(Exception):
+    error_code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(RegistryError):
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+
+
+class AlreadyExists(RegistryError):
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
+
+class InvalidParameter(RegistryError):
+    error_code = "INVALID_PARAMETER_VALUE"
+
+
+class PermissionDenied(RegistryError):
+    """Raised only when the principal may see the object; otherwise services raise NotFound."""
+
+    error_code = "PERMISSION_DENIED"
+
+
+class Unauthenticated(RegistryError):
+    error_code = "UNAUTHENTICATED"

@@ -1,0 +1,33 @@
+"""The registry's tables: governance (catalogs, schemas, grants), models and versions, tracking, jobs, audit."""
+from registry.models.audit import AuditEvent
+from registry.models.governance import Catalog, Grant, Privilege, Schema
+from registry.models.jobs import Job
+from registry.models.models import (
+    ModelAlias,
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+)
+from registry.models.tokens import PersonalAccessToken
+from registry.models.tracking import (
+    Dataset,
+    Experiment,
+    ExperimentTag,
+    LoggedModel,
+    LoggedModelParam,
+    LoggedModelTag,
+    Metric,
+    Param,
+    Run,
+    RunInput,
+    RunOutput,
+    RunTag,
+)
+
+__all__ = [
+    "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
+    "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunOutput",
+    "RunTag", "Schema",
+]

@@ -1,0 +1,108 @@
+"""Reads that apply visibility rules. Every list, search and lookup a principal can reach goes through here,
+so the UI and every API agree on what exists for that principal."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from registry import permissions
+from registry.errors import InvalidParameter, NotFound
+from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
+from registry.names import parse_model_name, parse_schema_name, validate_uc_part
+from registry.permissions import Action
+
+
+def model_not_found_message(name: str) -> str:
+    return f"Registered Model with name={name} not found"
+
+
+def version_not_found_message(name: str, version) -> str:
+    return f"Model Version (name={name}, version={version}) not found"
+
+
+def catalog_list_visible(*, actor) -> QuerySet[Catalog]:
+    return permissions.restrict(actor, Catalog.objects.all())
+
+
+def schema_list_visible(*, actor, catalog: Catalog | None = None) -> QuerySet[Schema]:
+    qs = Schema.objects.select_related("catalog")
+    if catalog is not None:
+        qs = qs.filter(catalog=catalog)
+    return permissions.restrict(actor, qs)
+
+
+def model_list_visible(*, actor, schema: Schema | None = None) -> QuerySet[RegisteredModel]:
+    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group")
+    if schema is not None:
+        qs = qs.filter(schema=schema)
+    return permissions.restrict(actor, qs)
+
+
+def version_list_visible(*, actor) -> QuerySet[ModelVersion]:
+    return permissions.restrict(actor, ModelVersion.objects.select_related("model__schema__catalog"))
+
+
+def catalog_get(*, actor, name: str) -> Catalog:
+    key = validate_uc_part(name, "Catalog")
+    catalog = catalog_list_visible(actor=actor).filter(name=key).first()
+    if catalog is None:
+        raise NotFound(f"Catalog '{name}' does not exist.")
+    return catalog
+
+
+def schema_get(*, actor, full_name: str) -> Schema:
+    catalog_name, schema_name = parse_schema_name(full_name)
+    schema = schema_list_visible(actor=actor).filter(catalog__name=catalog_name, name=schema_name).first()
+    if schema is None:
+        raise NotFound(f"Schema '{full_name}' does not exist.")
+    return schema
+
+
+def model_lookup(name: str) -> QuerySet[RegisteredModel]:
+    """All models answering to `name` (at most one), before any visibility rule."""
+    parsed = parse_model_name(name)
+    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group")
+    if parsed.is_unity_catalog:
+        return qs.filter(schema__catalog__name=parsed.catalog, schema__name=parsed.schema, name=parsed.name)
+    return qs.filter(schema__isnull=True, name=parsed.name)
+
+
+def model_get(*, actor, name: str, action: Action = Action.READ) -> RegisteredModel:
+    """The model named `name` if `actor` may at least see it; NotFound otherwise (never "forbidden")."""
+    model = permissions.restrict(actor, model_lookup(name)).first()
+    if model is None:
+        raise NotFound(model_not_found_message(name))
+    return model
+
+
+def parse_version_number(version) -> int:
+    try:
+        number = int(str(version).strip())
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"Model version must be an integer, got {str(version)[:50]!r}.") from None
+    if number < 1 or number > 2**31:
+        raise InvalidParameter(f"Model version must be a positive integer, got {number}.")
+    return number
+
+
+def version_get(*, actor, name: str, version) -> ModelVersion:
+    number = parse_version_number(version)
+    model = model_get(actor=actor, name=name)
+    mv = ModelVersion.objects.select_related("model__schema__catalog").filter(model=model, version=number).first()
+    if mv is None:
+        raise NotFound(version_not_found_message(name, number))
+    return mv
+
+
+def version_get_by_alias(*, actor, name: str, alias: str) -> ModelVersion:
+    model = model_get(actor=actor, name=name)
+    found = ModelAlias.objects.select_related("version__model__schema__catalog").filter(model=model, alias=alias).first()
+    if found is None:
+        raise NotFound(f"Registered model alias {alias} not found.")
+    return found.version
+
+
+def aliases_by_version(model: RegisteredModel) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {}
+    for alias, number in ModelAlias.objects.filter(model=model).values_list("alias", "version__version"):
+        result.setdefault(number, []).append(alias)
+    return result

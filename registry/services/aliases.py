@@ -1,0 +1,52 @@
+"""Aliases: mutable named references to one version of a model (at most 10 per model by default)."""
+from __future__ import annotations
+
+from django.conf import settings
+
+from registry import audit
+from registry.errors import InvalidParameter, NotFound
+from registry.models import ModelAlias, ModelVersion
+from registry.names import validate_alias
+from registry.permissions import Action
+from registry.selectors import model_get, model_not_found_message, parse_version_number, version_not_found_message
+from registry.services.core import authorize, service
+
+
+@service("registered_model.set_alias")
+def alias_set(*, actor, name: str, alias: str, version) -> ModelAlias:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    alias = validate_alias(alias)
+    number = parse_version_number(version)
+    mv = ModelVersion.objects.filter(model=model, version=number).first()
+    if mv is None:
+        raise NotFound(version_not_found_message(name, number))
+    existing = ModelAlias.objects.select_for_update().filter(model=model, alias=alias).first()
+    previous = existing.version.version if existing else None
+    if existing is None:
+        limit = settings.REGISTRY_MAX_ALIASES_PER_MODEL
+        if ModelAlias.objects.filter(model=model).count() >= limit:
+            raise InvalidParameter(
+                f"Model {model.full_name} already has {limit} aliases, the most allowed; "
+                "delete or reuse an alias before adding another."
+            )
+        found = ModelAlias.objects.create(model=model, alias=alias, version=mv)
+    else:
+        existing.version = mv
+        existing.save(update_fields=["version", "updated_at"])
+        found = existing
+    audit.record(actor=actor, action="registered_model.set_alias", obj=model,
+                 params={"alias": alias, "version": number, "previous_version": previous})
+    return found
+
+
+@service("registered_model.delete_alias")
+def alias_delete(*, actor, name: str, alias: str) -> None:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    # Deleting an alias that is not set is a no-op, as on an MLflow server.
+    found = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    number = found.version.version if found else None
+    if found is not None:
+        found.delete()
+    audit.record(actor=actor, action="registered_model.delete_alias", obj=model, params={"alias": alias, "version": number})

@@ -1,0 +1,78 @@
+"""What every service shares: one transaction, authorization that hides what may not be seen, and audit
+of refused and failed attempts."""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from django.db import transaction
+from django.db.models import Model
+
+from registry import audit, permissions
+from registry.errors import InvalidParameter, NotFound, PermissionDenied, RegistryError
+from registry.models import AuditEvent
+from registry.permissions import Action
+
+
+class NotVisible(NotFound):
+    """Raised when the object exists but the actor may not see it: indistinguishable from NotFound for
+    every adapter, but audited as a denied attempt."""
+
+
+def authorize(actor, action: Action, obj: Model, *, not_found_message: str) -> None:
+    """Raise unless `actor` may do `action` on `obj`; someone who may not even see it gets NotFound."""
+    decision = permissions.check(actor, action, obj)
+    if decision:
+        return
+    if action != Action.READ and permissions.check(actor, Action.READ, obj):
+        raise PermissionDenied(f"Permission denied: {decision.reason}.")
+    raise NotVisible(not_found_message)
+
+
+def service(action_name: str):
+    """Run a service function in one transaction and audit its refusal or failure.
+
+    The function itself records its success event (it knows the object it made). Side effects must be
+    scheduled with transaction.on_commit inside it."""
+
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            actor = kwargs.get("actor")
+            try:
+                with transaction.atomic():
+                    return fn(*args, **kwargs)
+            except RegistryError as exc:
+                if isinstance(exc, (PermissionDenied, NotVisible)):
+                    outcome = AuditEvent.Outcome.DENIED
+                else:
+                    outcome = AuditEvent.Outcome.FAILED
+                bound = signature.bind_partial(*args, **kwargs)
+                params = {k: v for k, v in bound.arguments.items() if k != "actor"}
+                audit.record(actor=actor, action=action_name, params=params, outcome=outcome, message=exc.message,
+                             object_name=str(params.get("name") or params.get("full_name") or "")[:800])
+                raise
+
+        wrapper.action_name = action_name
+        return wrapper
+
+    return decorate
+
+
+def require_authenticated(actor) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        raise PermissionDenied("Authentication required.")
+
+
+def require_text(value, field: str, *, max_length: int, allow_empty: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{field} must be a string.")
+    if not allow_empty and value == "":
+        raise InvalidParameter(f"{field} must not be empty.")
+    if len(value) > max_length:
+        raise InvalidParameter(f"{field} must be at most {max_length} characters, got {len(value)}.")
+    return value

@@ -1,0 +1,121 @@
+"""Registered models: create, rename, describe, delete."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from registry import audit, permissions
+from registry.errors import AlreadyExists, InvalidParameter, NotFound
+from registry.models import Catalog, RegisteredModel, RegisteredModelTag, Schema
+from registry.names import ModelName, parse_model_name
+from registry.permissions import Action
+from registry.selectors import model_get, model_not_found_message
+from registry.services.core import NotVisible, authorize, require_authenticated, require_text, service
+
+
+def _description(value) -> str:
+    return require_text(value, "description", max_length=settings.REGISTRY_MAX_DESCRIPTION_LENGTH)
+
+
+def _schema_for_create(actor, parsed: ModelName) -> Schema:
+    """The parent schema, if `actor` may create models in it. Parents it may not see are "not found"."""
+    catalog = permissions.restrict(actor, Catalog.objects.filter(name=parsed.catalog)).first()
+    if catalog is None:
+        raise NotVisible(f"Catalog '{parsed.catalog}' does not exist.") if Catalog.objects.filter(
+            name=parsed.catalog).exists() else NotFound(f"Catalog '{parsed.catalog}' does not exist.")
+    full_schema = f"{parsed.catalog}.{parsed.schema}"
+    schema = Schema.objects.select_related("catalog").filter(catalog=catalog, name=parsed.schema).first()
+    if schema is None:
+        raise NotFound(f"Schema '{full_schema}' does not exist.")
+    authorize(actor, Action.CREATE_MODEL, schema, not_found_message=f"Schema '{full_schema}' does not exist.")
+    return schema
+
+
+@service("registered_model.create")
+def registered_model_create(*, actor, name: str, description: str = "", tags: dict[str, str] | None = None) -> RegisteredModel:
+    require_authenticated(actor)
+    parsed = parse_model_name(name)
+    description = _description(description)
+    schema = _schema_for_create(actor, parsed) if parsed.is_unity_catalog else None
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(
+                schema=schema, name=parsed.name, description=description,
+                owner_user=actor, created_by=actor, updated_by=actor,
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"Registered Model (name={parsed.full_name}) already exists.") from None
+    if tags:
+        from registry.services.tags import validated_tags
+
+        RegisteredModelTag.objects.bulk_create(
+            RegisteredModelTag(model=model, key=k, value=v) for k, v in validated_tags(tags, existing=0).items()
+        )
+    audit.record(actor=actor, action="registered_model.create", obj=model,
+                 params={"name": parsed.full_name, "description": description, "tags": tags or {}})
+    return model
+
+
+@service("registered_model.rename")
+def registered_model_rename(*, actor, name: str, new_name: str) -> RegisteredModel:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    parsed = parse_model_name(new_name)
+    if parsed.is_unity_catalog != model.is_unity_catalog:
+        raise InvalidParameter("A model cannot move between the workspace registry and Unity Catalog by renaming; "
+                               "copy its versions instead.")
+    if parsed.is_unity_catalog:
+        current = model.schema
+        if (parsed.catalog, parsed.schema) != (current.catalog.name, current.name):
+            raise InvalidParameter(
+                f"Renaming can only change the model's own name within '{current.full_name}'; "
+                "copy versions to move a model to another schema."
+            )
+    old_full_name = model.full_name
+    model.name = parsed.name
+    model.updated_by = actor
+    try:
+        with transaction.atomic():
+            model.save()
+    except IntegrityError:
+        raise AlreadyExists(f"Registered Model (name={parsed.full_name}) already exists.") from None
+    audit.record(actor=actor, action="registered_model.rename", obj=model,
+                 params={"name": old_full_name, "new_name": parsed.full_name})
+    return model
+
+
+@service("registered_model.update")
+def registered_model_update(*, actor, name: str, description: str) -> RegisteredModel:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    model.description = _description(description)
+    model.updated_by = actor
+    model.save(update_fields=["description", "updated_by", "updated_at"])
+    audit.record(actor=actor, action="registered_model.update", obj=model, params={"description": model.description})
+    return model
+
+
+@service("registered_model.delete")
+def registered_model_delete(*, actor, name: str) -> None:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.DELETE, model, not_found_message=model_not_found_message(name))
+    audit.record(actor=actor, action="registered_model.delete", obj=model,
+                 params={"name": model.full_name, "versions": model.versions.count()})
+    schedule_artifact_cleanup(actor=actor, models=[model.uid])
+    model.delete()
+
+
+def touch_model(model: RegisteredModel, actor=None) -> None:
+    """A change to a version is a change to its model: move the model's last-updated time."""
+    RegisteredModel.objects.filter(pk=model.pk).update(updated_at=timezone.now())
+
+
+def schedule_artifact_cleanup(*, actor, models=(), versions=()) -> None:
+    """Metadata goes at once; the managed artifacts go in a clean-up job after commit."""
+    from registry.jobs import start_artifact_cleanup
+
+    locations = [f"registry/{uid.hex if hasattr(uid, 'hex') else uid}" for uid in models if uid]
+    locations += [location for location in versions if location]
+    if locations:
+        start_artifact_cleanup(actor=actor, prefixes=locations)

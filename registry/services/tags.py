@@ -1,0 +1,80 @@
+"""Tags on registered models and model versions, within the platform's limits."""
+from __future__ import annotations
+
+from django.conf import settings
+
+from registry import audit
+from registry.errors import InvalidParameter, NotFound
+from registry.models import ModelVersionTag, RegisteredModelTag
+from registry.names import validate_tag
+from registry.permissions import Action
+from registry.selectors import model_get, model_not_found_message, version_get
+from registry.services.core import authorize, service
+from registry.services.models import touch_model
+
+
+def _validate(key, value) -> tuple[str, str]:
+    return validate_tag(key, value, max_key=settings.REGISTRY_MAX_TAG_KEY_LENGTH,
+                        max_value=settings.REGISTRY_MAX_TAG_VALUE_LENGTH)
+
+
+def validated_tags(tags: dict, *, existing: int) -> dict[str, str]:
+    if not isinstance(tags, dict):
+        raise InvalidParameter("tags must be a mapping of key to value.")
+    clean = dict(_validate(k, v) for k, v in tags.items())
+    _check_count(existing + len(clean))
+    return clean
+
+
+def _check_count(count: int) -> None:
+    limit = settings.REGISTRY_MAX_TAGS_PER_OBJECT
+    if count > limit:
+        raise InvalidParameter(f"Too many tags: at most {limit} tags are allowed per object; remove one first.")
+
+
+@service("registered_model.set_tag")
+def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelTag:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
+    key, value = _validate(key, value)
+    if not model.tags.filter(key=key).exists():
+        _check_count(model.tags.count() + 1)
+    tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
+    touch_model(model)
+    audit.record(actor=actor, action="registered_model.set_tag", obj=model, params={"key": key, "value": value})
+    return tag
+
+
+@service("registered_model.delete_tag")
+def model_tag_delete(*, actor, name: str, key: str) -> None:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
+    deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
+    if not deleted:
+        raise NotFound(f"Registered model tag with key={key} not found.")
+    touch_model(model)
+    audit.record(actor=actor, action="registered_model.delete_tag", obj=model, params={"key": key})
+
+
+@service("model_version.set_tag")
+def version_tag_set(*, actor, name: str, version, key: str, value: str) -> ModelVersionTag:
+    mv = version_get(actor=actor, name=name, version=version)
+    authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
+    key, value = _validate(key, value)
+    if not mv.tags.filter(key=key).exists():
+        _check_count(mv.tags.count() + 1)
+    tag, _ = ModelVersionTag.objects.update_or_create(version=mv, key=key, defaults={"value": value})
+    mv.save(update_fields=["updated_at"])
+    audit.record(actor=actor, action="model_version.set_tag", obj=mv, params={"key": key, "value": value})
+    return tag
+
+
+@service("model_version.delete_tag")
+def version_tag_delete(*, actor, name: str, version, key: str) -> None:
+    mv = version_get(actor=actor, name=name, version=version)
+    authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
+    deleted, _ = ModelVersionTag.objects.filter(version=mv, key=key).delete()
+    if not deleted:
+        raise NotFound(f"Model version tag with key={key} not found.")
+    mv.save(update_fields=["updated_at"])
+    audit.record(actor=actor, action="model_version.delete_tag", obj=mv, params={"key": key})

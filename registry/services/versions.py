@@ -1,0 +1,138 @@
+"""Model versions: create (numbered safely under concurrency), describe, stage, delete, and the status
+protocol PENDING_REGISTRATION -> READY | FAILED_REGISTRATION driven by the registration job."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils import timezone
+
+from registry import audit
+from registry.errors import InvalidParameter
+from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
+from registry.models.models import Stage, VersionStatus
+from registry.permissions import Action
+from registry.selectors import model_get, model_not_found_message, version_get
+from registry.services.core import authorize, require_text, service
+from registry.services.models import schedule_artifact_cleanup, touch_model
+from registry.sources import resolve_source
+
+STAGE_NAMES = {s.value.lower(): s.value for s in Stage}
+
+
+@service("model_version.create")
+def model_version_create(*, actor, name: str, source: str, run_id: str = "", description: str = "",
+                         tags: dict[str, str] | None = None, run_link: str = "", model_id: str = "") -> ModelVersion:
+    model = model_get(actor=actor, name=name)
+    authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    description = require_text(description, "description", max_length=settings.REGISTRY_MAX_DESCRIPTION_LENGTH)
+    run_link = require_text(run_link, "run_link", max_length=2000)
+    resolved = resolve_source(actor, source)
+    if run_id and resolved.run_id and run_id != resolved.run_id:
+        raise InvalidParameter(f"run_id {run_id!r} does not match the run of source {source!r}.")
+    tag_values = {}
+    if tags:
+        from registry.services.tags import validated_tags
+
+        tag_values = validated_tags(tags, existing=0)
+    # Lock the model row: version numbers are allocated one at a time and never reused.
+    locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    locked.last_version_number += 1
+    locked.save(update_fields=["last_version_number", "updated_at"])
+    unity = model.is_unity_catalog
+    mv = ModelVersion.objects.create(
+        model=model,
+        version=locked.last_version_number,
+        source=source,
+        run_id=run_id or resolved.run_id,
+        run_link=run_link,
+        logged_model_id=model_id or resolved.logged_model_id,
+        description=description,
+        copied_from=resolved.source_version,
+        status=VersionStatus.PENDING_REGISTRATION if unity else VersionStatus.READY,
+        storage_location="" if unity else f"mlflow-artifacts:/{resolved.location}",
+        created_by=actor,
+        updated_by=actor,
+    )
+    if unity:
+        mv.storage_location = mv.managed_location
+        mv.save(update_fields=["storage_location"])
+    if tag_values:
+        ModelVersionTag.objects.bulk_create(ModelVersionTag(version=mv, key=k, value=v) for k, v in tag_values.items())
+    audit.record(actor=actor, action="model_version.create", obj=mv,
+                 params={"name": model.full_name, "version": mv.version, "source": source, "run_id": mv.run_id})
+    if unity:
+        from registry.jobs import start_registration
+
+        start_registration(actor=actor, version=mv, source_location=resolved.location)
+    return mv
+
+
+@service("model_version.update")
+def model_version_update(*, actor, name: str, version, description: str) -> ModelVersion:
+    mv = version_get(actor=actor, name=name, version=version)
+    authorize(actor, Action.MODIFY, mv.model, not_found_message=model_not_found_message(name))
+    mv.description = require_text(description, "description", max_length=settings.REGISTRY_MAX_DESCRIPTION_LENGTH)
+    mv.updated_by = actor
+    mv.save(update_fields=["description", "updated_by", "updated_at"])
+    audit.record(actor=actor, action="model_version.update", obj=mv, params={"description": mv.description})
+    return mv
+
+
+@service("model_version.transition_stage")
+def model_version_transition_stage(*, actor, name: str, version, stage: str,
+                                   archive_existing_versions: bool = False) -> ModelVersion:
+    mv = version_get(actor=actor, name=name, version=version)
+    authorize(actor, Action.MODIFY, mv.model, not_found_message=model_not_found_message(name))
+    if mv.model.is_unity_catalog:
+        raise InvalidParameter(
+            f"Model stages are not supported for Unity Catalog models such as {mv.model.full_name}: "
+            "use aliases instead (for example set the alias 'Champion' on this version)."
+        )
+    canonical = STAGE_NAMES.get(str(stage).lower()) if isinstance(stage, str) else None
+    if canonical is None:
+        raise InvalidParameter(f"Invalid Model Version stage: {str(stage)[:50]}. "
+                               f"Value must be one of {', '.join(s.value for s in Stage)}.")
+    if archive_existing_versions and canonical in (Stage.STAGING, Stage.PRODUCTION):
+        others = ModelVersion.objects.filter(model=mv.model, current_stage=canonical).exclude(pk=mv.pk)
+        others.update(current_stage=Stage.ARCHIVED, updated_at=timezone.now(), updated_by=actor)
+    previous = mv.current_stage
+    mv.current_stage = canonical
+    mv.updated_by = actor
+    mv.save(update_fields=["current_stage", "updated_by", "updated_at"])
+    touch_model(mv.model)
+    audit.record(actor=actor, action="model_version.transition_stage", obj=mv,
+                 params={"stage": canonical, "previous_stage": previous, "archive_existing_versions": archive_existing_versions})
+    return mv
+
+
+@service("model_version.delete")
+def model_version_delete(*, actor, name: str, version) -> None:
+    mv = version_get(actor=actor, name=name, version=version)
+    authorize(actor, Action.DELETE, mv.model, not_found_message=model_not_found_message(name))
+    audit.record(actor=actor, action="model_version.delete", obj=mv, params={"name": mv.model.full_name, "version": mv.version})
+    if mv.model.is_unity_catalog:
+        schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]])
+    model = mv.model
+    mv.delete()
+    touch_model(model)
+
+
+def model_version_mark_ready(*, version_id: int, signature: dict | None, message: str = "") -> ModelVersion:
+    """Called by the registration job once the copy is verified (a system action, no actor to authorize)."""
+    mv = ModelVersion.objects.select_related("model").get(pk=version_id)
+    mv.status = VersionStatus.READY
+    mv.status_message = message
+    mv.signature = signature
+    mv.save(update_fields=["status", "status_message", "signature", "updated_at"])
+    touch_model(mv.model)
+    audit.record(actor=None, action="model_version.registration_ready", obj=mv, params={"version": mv.version})
+    return mv
+
+
+def model_version_mark_failed(*, version_id: int, message: str) -> ModelVersion:
+    mv = ModelVersion.objects.select_related("model").get(pk=version_id)
+    mv.status = VersionStatus.FAILED_REGISTRATION
+    mv.status_message = message
+    mv.save(update_fields=["status", "status_message", "updated_at"])
+    audit.record(actor=None, action="model_version.registration_failed", obj=mv,
+                 params={"version": mv.version}, outcome="failed", message=message)
+    return mv

@@ -1,0 +1,167 @@
+"""Shared fixtures: personas (admin, owner, reader, outsider, group member), a governed catalog, API clients
+authenticated with real personal access tokens, and a real Celery worker process on the test database."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from registry.services.catalogs import catalog_create, schema_create
+from registry.services.grants import grant_add
+from registry.services.tokens import token_create
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *, superuser: bool = False, groups=()):
+        User = get_user_model()
+        if superuser:
+            user = User.objects.create_superuser(username, f"{username}@example.com", "pw-" + username)
+        else:
+            user = User.objects.create_user(username, f"{username}@example.com", "pw-" + username)
+        for group in groups:
+            user.groups.add(group)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin", superuser=True)
+
+
+@pytest.fixture
+def owner(make_user):
+    return make_user("owner")
+
+
+@pytest.fixture
+def reader(make_user):
+    return make_user("reader")
+
+
+@pytest.fixture
+def outsider(make_user):
+    return make_user("outsider")
+
+
+@pytest.fixture
+def team(db):
+    return Group.objects.create(name="ml_team")
+
+
+@pytest.fixture
+def member(make_user, team):
+    return make_user("member", groups=[team])
+
+
+@pytest.fixture
+def governed(admin, owner, reader):
+    """Catalog `prod`, schema `prod.ml_team`: `owner` may create models there, `reader` may use both."""
+    catalog = catalog_create(actor=admin, name="prod", comment="production")
+    schema = schema_create(actor=admin, catalog_name="prod", name="ml_team", comment="team schema")
+    for user in (owner, reader):
+        grant_add(actor=admin, securable=catalog, principal=user, privilege="USE CATALOG")
+        grant_add(actor=admin, securable=schema, principal=user, privilege="USE SCHEMA")
+    grant_add(actor=admin, securable=schema, principal=owner, privilege="CREATE MODEL")
+    return schema
+
+
+@pytest.fixture
+def token_for(db):
+    def make(user, **kwargs) -> str:
+        return token_create(actor=user, user=user, **kwargs)[1]
+
+    return make
+
+
+@pytest.fixture
+def api(token_for):
+    """api(user) -> a DRF client sending `Authorization: Bearer <token>` of a fresh token of `user`."""
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+        return client
+
+    return make
+
+
+def _database_url_for_tests() -> str:
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, env: dict, log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, concurrency: int = 1) -> None:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "explorer", "worker", "--loglevel", "INFO",
+             "--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        url = _database_url_for_tests()
+    env = dict(os.environ)
+    env["DATABASE_URL"] = url
+    env["DB_CONN_MAX_AGE"] = "0"
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker(worker_env, tmp_path_factory):
+    """A real Celery worker process consuming this test session's queue on the test database."""
+    worker = WorkerProcess(worker_env, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start(concurrency=2)
+    yield worker
+    worker.stop()
