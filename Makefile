@@ -26,8 +26,9 @@ run: $(VENV)/.base
 	$(PY) -m explorer.serve
 
 # Tests get their own var/ (database file, broker folder, artifacts) and a queue of their own.
+VAR_DIR ?= $(CURDIR)/var/test
 test: $(VENV)/.test
-	VAR_DIR=$(CURDIR)/var/test CELERY_QUEUE=test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
+	VAR_DIR=$(VAR_DIR) CELERY_QUEUE=test-$$$$ $(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
 	rm -rf var/test

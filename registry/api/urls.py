@@ -1,4 +1,9 @@
-"""URL table of the REST APIs (MLflow-compatible and Unity Catalog)."""
-from django.urls import path
+"""URL table of the REST APIs. Each area keeps its own module so they can grow independently."""
+from registry.api import urls_artifacts, urls_registry, urls_tracking, urls_unity_catalog
 
-urlpatterns: list = []
+urlpatterns = [
+    *urls_tracking.urlpatterns,
+    *urls_registry.urlpatterns,
+    *urls_artifacts.urlpatterns,
+    *urls_unity_catalog.urlpatterns,
+]

@@ -1,0 +1,3 @@
+"""URLs of the artifacts API."""
+
+urlpatterns: list = []

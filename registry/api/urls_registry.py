@@ -1,0 +1,3 @@
+"""URLs of the registry API."""
+
+urlpatterns: list = []

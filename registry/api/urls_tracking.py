@@ -1,0 +1,3 @@
+"""URLs of the tracking API."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the unity_catalog API."""
+
+urlpatterns: list = []
