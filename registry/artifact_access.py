@@ -20,37 +20,45 @@ def _not_found(path: str) -> NotFound:
 
 
 def authorize_artifact_path(actor, path: str, *, write: bool) -> str:
-    """Return the cleaned path if `actor` may read (or write) it; NotFound when it may not see the owner."""
+    """Return the cleaned path if `actor` may read (or write) it; NotFound when it may not see the owner.
+
+    Only paths inside an owner's `artifacts/` directory (or a version's managed copy) are reachable."""
     path = clean_relative_path(path)
     parts = path.split("/")
     if parts[0] == "registry":
-        if write or len(parts) < 2:
-            raise PermissionDenied("Model version storage is managed by the registry and cannot be written directly.") \
-                if write else _not_found(path)
-        model = permissions.restrict(actor, RegisteredModel.objects.filter(uid=_uuid(parts[1]))).first() \
-            if _uuid(parts[1]) else None
-        if model is None:
-            raise _not_found(path)
-        if len(parts) >= 4 and parts[2] == "versions" and parts[3].isdigit():
-            mv = ModelVersion.objects.filter(model=model, version=int(parts[3])).first()
-            if mv is None or mv.status != "READY":
-                # A version is visible only once its copy is complete and verified.
-                raise _not_found(path)
-        return path
-    if len(parts) < 2 or not parts[0].isdigit():
+        return _authorize_version_path(actor, path, parts, write=write)
+    if len(parts) < 3 or not parts[0].isdigit() or len(parts[0]) > 18:
         raise _not_found(path)
     experiment = Experiment.objects.filter(pk=int(parts[0])).first()
     if experiment is None:
         raise _not_found(path)
     if parts[1] == "models":
-        if len(parts) < 3 or not LoggedModel.objects.filter(model_id=parts[2], experiment=experiment).exists():
+        if len(parts) < 4 or parts[3] != "artifacts" or not LoggedModel.objects.filter(
+            model_id=parts[2], experiment=experiment
+        ).exists():
             raise _not_found(path)
-    elif not Run.objects.filter(run_id=parts[1], experiment=experiment).exists():
+    elif parts[2] != "artifacts" or not Run.objects.filter(run_id=parts[1], experiment=experiment).exists():
         raise _not_found(path)
     if not permissions.check(actor, Action.READ, experiment):
         raise _not_found(path)
     if write and not permissions.check(actor, Action.MODIFY, experiment):
         raise PermissionDenied("Permission denied: you may not write artifacts to this experiment.")
+    return path
+
+
+def _authorize_version_path(actor, path: str, parts: list[str], *, write: bool) -> str:
+    if write:
+        raise PermissionDenied("Model version storage is managed by the registry and cannot be written directly.")
+    uid = _uuid(parts[1]) if len(parts) >= 4 else None
+    if uid is None or parts[2] != "versions" or not parts[3].isdigit() or len(parts[3]) > 10:
+        raise _not_found(path)
+    model = permissions.restrict(actor, RegisteredModel.objects.filter(uid=uid)).first()
+    if model is None:
+        raise _not_found(path)
+    mv = ModelVersion.objects.filter(model=model, version=int(parts[3])).first()
+    if mv is None or mv.status != "READY":
+        # A version is visible only once its copy is complete and verified.
+        raise _not_found(path)
     return path
 
 

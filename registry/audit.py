@@ -37,6 +37,17 @@ def clean_parameters(params: dict) -> dict:
     return out
 
 
+def _without_nul(value):
+    # PostgreSQL text and jsonb cannot hold NUL; a refused request whose input held one must still be audited.
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
 def record(*, actor, action: str, obj=None, params: dict | None = None, outcome: str = AuditEvent.Outcome.SUCCESS,
            message: str = "", object_name: str = "") -> AuditEvent:
     object_type, object_id, name = _describe(obj)
@@ -47,10 +58,10 @@ def record(*, actor, action: str, obj=None, params: dict | None = None, outcome:
         action=action,
         object_type=object_type,
         object_id=object_id,
-        object_name=object_name or name,
-        parameters=clean_parameters(params or {}),
+        object_name=_without_nul(object_name or name),
+        parameters=_without_nul(clean_parameters(params or {})),
         outcome=outcome,
-        message=message[:2000],
+        message=_without_nul(message[:2000]),
         client_address=current_client_address(),
         via=current_via() or "command",
     )

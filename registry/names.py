@@ -35,12 +35,13 @@ def validate_uc_part(value: object, kind: str) -> str:
 
 def validate_workspace_name(value: object) -> str:
     """A workspace-registry model name: case preserved, spaces allowed, as MLflow's registry accepts."""
-    if not isinstance(value, str) or value == "":
+    if not isinstance(value, str) or value.strip() == "":
         raise InvalidParameter("Registered model name cannot be empty.")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidParameter(f"Registered model name must be at most {MAX_NAME_LENGTH} characters.")
-    if "/" in value or "\\" in value:
-        raise InvalidParameter(f"Invalid model name {value!r}: names cannot contain '/' or '\\'.")
+    # As MLflow's own registry: '/' and ':' would make the name ambiguous in paths and models:/ URIs.
+    if any(ch in value for ch in "/\\:"):
+        raise InvalidParameter(f"Invalid model name {value!r}: names cannot contain '/', '\\' or ':'.")
     if ".." in value:
         raise InvalidParameter(f"Invalid model name {value!r}: names cannot contain '..'.")
     if _has_control_or_bidi(value):
@@ -89,7 +90,8 @@ def parse_schema_name(value: object) -> tuple[str, str]:
     return validate_uc_part(catalog, "Catalog"), validate_uc_part(schema, "Schema")
 
 
-def validate_alias(value: object) -> str:
+def validate_alias_syntax(value: object) -> str:
+    """The characters and length of an alias (what a lookup or delete needs before it reaches the database)."""
     if not isinstance(value, str) or value == "":
         raise InvalidParameter("Alias must be a non-empty string.")
     if len(value) > MAX_NAME_LENGTH:
@@ -98,6 +100,12 @@ def validate_alias(value: object) -> str:
         raise InvalidParameter(
             f"Invalid alias {value[:300]!r}: use only letters, digits, '_' and '-'."
         )
+    return value
+
+
+def validate_alias(value: object) -> str:
+    """An alias that may be set: valid syntax and not one of the spellings models:/ URIs reserve."""
+    validate_alias_syntax(value)
     if value.lower() == "latest" or _VERSION_ALIAS_RE.match(value):
         raise InvalidParameter(
             f"Invalid alias {value!r}: 'latest' and 'v<number>' are reserved (they mean the latest version and "
@@ -106,17 +114,25 @@ def validate_alias(value: object) -> str:
     return value
 
 
-def validate_tag(key: object, value: object, *, max_key: int, max_value: int) -> tuple[str, str]:
+def validate_tag_key(key: object, *, max_key: int) -> str:
     if not isinstance(key, str) or key == "":
         raise InvalidParameter("Tag key must be a non-empty string.")
     if len(key) > max_key:
         raise InvalidParameter(f"Tag key must be at most {max_key} characters, got {len(key)}.")
     if _has_control_or_bidi(key):
         raise InvalidParameter("Tag key must not contain control or bidirectional characters.")
+    return key
+
+
+def validate_tag(key: object, value: object, *, max_key: int, max_value: int) -> tuple[str, str]:
+    validate_tag_key(key, max_key=max_key)
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidParameter("Tag value must be a string.")
     if len(value) > max_value:
         raise InvalidParameter(f"Tag value must be at most {max_value} characters, got {len(value)}.")
+    if "\x00" in value:
+        # Values may hold newlines and tabs, but PostgreSQL text cannot hold NUL.
+        raise InvalidParameter("Tag value must not contain NUL characters.")
     return key, value

@@ -7,8 +7,17 @@ from django.db.models import QuerySet
 from registry import permissions
 from registry.errors import InvalidParameter, NotFound
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
-from registry.names import parse_model_name, parse_schema_name, validate_uc_part
+from registry.names import parse_model_name, parse_schema_name, validate_alias_syntax, validate_uc_part
 from registry.permissions import Action
+
+
+class NotVisible(NotFound):
+    """The object exists but the actor may not see it: indistinguishable from NotFound for every adapter (same
+    type, same message), but audited as a denied attempt rather than a failed one."""
+
+
+def _not_found(message: str, *, exists: bool) -> NotFound:
+    return NotVisible(message) if exists else NotFound(message)
 
 
 def model_not_found_message(name: str) -> str:
@@ -45,7 +54,7 @@ def catalog_get(*, actor, name: str) -> Catalog:
     key = validate_uc_part(name, "Catalog")
     catalog = catalog_list_visible(actor=actor).filter(name=key).first()
     if catalog is None:
-        raise NotFound(f"Catalog '{name}' does not exist.")
+        raise _not_found(f"Catalog '{name}' does not exist.", exists=Catalog.objects.filter(name=key).exists())
     return catalog
 
 
@@ -53,7 +62,8 @@ def schema_get(*, actor, full_name: str) -> Schema:
     catalog_name, schema_name = parse_schema_name(full_name)
     schema = schema_list_visible(actor=actor).filter(catalog__name=catalog_name, name=schema_name).first()
     if schema is None:
-        raise NotFound(f"Schema '{full_name}' does not exist.")
+        exists = Schema.objects.filter(catalog__name=catalog_name, name=schema_name).exists()
+        raise _not_found(f"Schema '{full_name}' does not exist.", exists=exists)
     return schema
 
 
@@ -70,7 +80,7 @@ def model_get(*, actor, name: str, action: Action = Action.READ) -> RegisteredMo
     """The model named `name` if `actor` may at least see it; NotFound otherwise (never "forbidden")."""
     model = permissions.restrict(actor, model_lookup(name)).first()
     if model is None:
-        raise NotFound(model_not_found_message(name))
+        raise _not_found(model_not_found_message(name), exists=model_lookup(name).exists())
     return model
 
 
@@ -95,6 +105,7 @@ def version_get(*, actor, name: str, version) -> ModelVersion:
 
 def version_get_by_alias(*, actor, name: str, alias: str) -> ModelVersion:
     model = model_get(actor=actor, name=name)
+    alias = validate_alias_syntax(alias)
     found = ModelAlias.objects.select_related("version__model__schema__catalog").filter(model=model, alias=alias).first()
     if found is None:
         raise NotFound(f"Registered model alias {alias} not found.")

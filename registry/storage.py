@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shutil
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import IO, Iterator
@@ -14,20 +16,29 @@ from urllib.parse import unquote
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from registry.errors import InvalidParameter
+from registry.errors import InvalidParameter, NotFound
 
 CHUNK_SIZE = 1024 * 1024
+MAX_PATH_LENGTH = 1024
+# In-progress uploads are written beside their target under this prefix and renamed into place, so a reader
+# never sees half a file and a failed upload leaves the previous content intact. Listings hide them.
+PARTIAL_PREFIX = ".partial-upload-"
 
 
 def clean_relative_path(raw: object) -> str:
     """A normalised path relative to the artifact root, or InvalidParameter.
 
     Refused: absolute paths, `..` and `.` segments, backslashes, `#`, NUL and control characters, in the raw
-    value and in every percent-decoded form of it (double encoding included)."""
+    value and in every percent-decoded form of it (double encoding included). The value returned is the one
+    received (not decoded further): a name that merely contains `%` is stored as spelled."""
     if not isinstance(raw, str):
         raise InvalidParameter("Artifact path must be a string.")
+    if len(raw) > MAX_PATH_LENGTH:
+        raise InvalidParameter(f"Artifact path is longer than {MAX_PATH_LENGTH} characters.")
     value = raw
     for _ in range(5):
         _reject_unsafe(value, raw)
@@ -37,20 +48,19 @@ def clean_relative_path(raw: object) -> str:
         value = decoded
     else:
         raise InvalidParameter("Artifact path is encoded too many times.")
-    value = value.strip("/") if not raw.startswith("/") else value
-    if value.startswith("/"):
-        raise InvalidParameter(f"Invalid artifact path {raw[:200]!r}: absolute paths are not allowed.")
-    parts = [p for p in value.split("/") if p != ""]
-    if any(p in (".", "..") for p in parts):
-        raise InvalidParameter(f"Invalid artifact path {raw[:200]!r}: '.' and '..' segments are not allowed.")
-    return "/".join(parts)
+    return "/".join(p for p in raw.split("/") if p)
 
 
 def _reject_unsafe(value: str, raw: str) -> None:
+    shown = raw[:200].encode("unicode_escape").decode("ascii")
     if "\\" in value or "#" in value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise InvalidParameter(
-            f"Invalid artifact path {raw[:200]!r}: backslashes, '#' and control characters are not allowed."
+            f"Invalid artifact path '{shown}': backslashes, '#' and control characters are not allowed."
         )
+    if value.startswith("/"):
+        raise InvalidParameter(f"Invalid artifact path '{shown}': absolute paths are not allowed.")
+    if any(part in (".", "..") for part in value.split("/")):
+        raise InvalidParameter(f"Invalid artifact path '{shown}': '.' and '..' segments are not allowed.")
 
 
 class ArtifactFileSystemStorage(FileSystemStorage):
@@ -79,23 +89,57 @@ def artifact_storage() -> Storage:
     return import_string(backend)()
 
 
+@receiver(setting_changed)
+def _reset_storage(*, setting, **kwargs):
+    # Tests (and override_settings) point the store at another root; the cached backend must follow.
+    if setting in ("ARTIFACT_ROOT", "ARTIFACT_STORAGE_BACKEND"):
+        artifact_storage.cache_clear()
+
+
+def _filesystem() -> ArtifactFileSystemStorage | None:
+    storage = artifact_storage()
+    return storage if isinstance(storage, FileSystemStorage) else None
+
+
 @dataclass(frozen=True)
 class Entry:
-    path: str  # relative to the listed directory's root
+    path: str  # relative to the listed directory
     is_dir: bool
     size: int | None
 
 
 def list_dir(path: str) -> list[Entry]:
+    """Entries directly below `path` (empty when it is missing or a file). Entries that resolve outside the
+    root (a symlink planted in the store) and in-progress uploads are left out."""
     storage = artifact_storage()
     path = clean_relative_path(path)
     try:
         dirs, files = storage.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
         return []
-    entries = [Entry(d, True, None) for d in sorted(dirs)]
-    entries += [Entry(f, False, storage.size(posixpath.join(path, f))) for f in sorted(files)]
+    entries = []
+    for name in sorted(dirs):
+        if _confined(posixpath.join(path, name)):
+            entries.append(Entry(name, True, None))
+    for name in sorted(files):
+        if name.startswith(PARTIAL_PREFIX):
+            continue
+        try:
+            entries.append(Entry(name, False, storage.size(posixpath.join(path, name))))
+        except (InvalidParameter, OSError):
+            continue  # a dangling or escaping symlink: not an artifact
     return entries
+
+
+def _confined(path: str) -> bool:
+    fs = _filesystem()
+    if fs is None:
+        return True
+    try:
+        fs.path(path)
+    except InvalidParameter:
+        return False
+    return True
 
 
 def walk_files(path: str) -> Iterator[tuple[str, int]]:
@@ -116,29 +160,55 @@ def exists(path: str) -> bool:
 
 def is_file(path: str) -> bool:
     path = clean_relative_path(path)
-    storage = artifact_storage()
-    if isinstance(storage, FileSystemStorage):
-        return os.path.isfile(storage.path(path))
-    return storage.exists(path) and not list_dir(path)
+    fs = _filesystem()
+    if fs is not None:
+        return os.path.isfile(fs.path(path))
+    return artifact_storage().exists(path) and not list_dir(path)
+
+
+def is_dir(path: str) -> bool:
+    path = clean_relative_path(path)
+    fs = _filesystem()
+    if fs is not None:
+        return os.path.isdir(fs.path(path))
+    return bool(list_dir(path))
+
+
+def _missing(path: str) -> NotFound:
+    return NotFound(f"No artifact at path '{path}'.")
 
 
 def open_read(path: str) -> IO[bytes]:
-    return artifact_storage().open(clean_relative_path(path), "rb")
+    """An open binary file; NotFound when there is no file at `path` (a directory is not a file)."""
+    path = clean_relative_path(path)
+    try:
+        return artifact_storage().open(path, "rb")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise _missing(path) from None
 
 
 def size(path: str) -> int:
-    return artifact_storage().size(clean_relative_path(path))
+    path = clean_relative_path(path)
+    try:
+        return artifact_storage().size(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _missing(path) from None
+
+
+class IncompleteUpload(InvalidParameter):
+    """The stream ended before the announced number of bytes arrived (the client went away)."""
 
 
 class _HashingReader:
     """Wraps a stream, counting and hashing what passes through so a copy can be verified without a
     second read of the source."""
 
-    def __init__(self, stream: IO[bytes], on_chunk=None):
+    def __init__(self, stream: IO[bytes], on_chunk=None, expected_size: int | None = None):
         self.stream = stream
         self.sha256 = hashlib.sha256()
         self.bytes = 0
         self.on_chunk = on_chunk
+        self.expected_size = expected_size
 
     def read(self, n: int = -1) -> bytes:
         data = self.stream.read(n if n and n > 0 else CHUNK_SIZE)
@@ -147,17 +217,47 @@ class _HashingReader:
             self.bytes += len(data)
             if self.on_chunk:
                 self.on_chunk(len(data))
+        elif self.expected_size is not None and self.bytes < self.expected_size:
+            raise IncompleteUpload(
+                f"Upload incomplete: received {self.bytes} of {self.expected_size} bytes."
+            )
         return data
 
 
-def save_stream(path: str, stream: IO[bytes], *, on_chunk=None) -> tuple[int, str]:
-    """Write `stream` to `path` in chunks (never whole in memory); returns (bytes, sha256 hex)."""
+def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: int | None = None) -> tuple[int, str]:
+    """Write `stream` to `path` in chunks (never whole in memory); returns (bytes, sha256 hex).
+
+    With `expected_size`, a stream that ends early is an IncompleteUpload and nothing is kept. On the
+    filesystem the bytes go to a hidden sibling first and are renamed into place once complete."""
     path = clean_relative_path(path)
     if not path:
         raise InvalidParameter("Artifact path must name a file.")
-    reader = _HashingReader(stream, on_chunk)
-    artifact_storage().save(path, _ChunkedFile(reader))
+    reader = _HashingReader(stream, on_chunk, expected_size)
+    storage = artifact_storage()
+    fs = _filesystem()
+    directory, name = posixpath.split(path)
+    target = posixpath.join(directory, f"{PARTIAL_PREFIX}{uuid.uuid4().hex}") if fs is not None else path
+    try:
+        if fs is not None and os.path.isdir(fs.path(path)):
+            raise InvalidParameter(f"Cannot write artifact '{path}': a directory of that name exists.")
+        storage.save(target, _ChunkedFile(reader))
+        if fs is not None:
+            os.replace(fs.path(target), fs.path(path))
+    except BaseException as exc:
+        _discard(storage, target)
+        if isinstance(exc, (FileExistsError, NotADirectoryError, IsADirectoryError)):
+            raise InvalidParameter(f"Cannot write artifact '{path}': a parent of it is a file.") from None
+        if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
+            raise InvalidParameter(f"Cannot write artifact '{path}': {exc.strerror or exc}.") from None
+        raise
     return reader.bytes, reader.sha256.hexdigest()
+
+
+def _discard(storage: Storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except (OSError, InvalidParameter):
+        pass
 
 
 class _ChunkedFile(File):
@@ -196,20 +296,28 @@ def delete(path: str) -> None:
 
 
 def delete_tree(path: str) -> int:
-    """Delete every file below `path`; returns how many were removed. Safe to repeat."""
+    """Delete `path` (a file or a directory and everything below it); returns how many files were removed.
+    Safe to repeat. Symlinks below `path` are removed, never followed."""
     path = clean_relative_path(path)
     if not path:
         raise InvalidParameter("Refusing to delete the whole artifact root.")
-    storage = artifact_storage()
-    removed = 0
-    for rel, _ in list(walk_files(path)):
-        storage.delete(posixpath.join(path, rel))
-        removed += 1
-    if isinstance(storage, FileSystemStorage):
-        root = storage.path(path)
-        for dirpath, dirnames, _ in sorted(os.walk(root, topdown=False), key=lambda t: -len(t[0])):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
+    fs = _filesystem()
+    if fs is None:
+        storage = artifact_storage()
+        if is_file(path):
+            storage.delete(path)
+            return 1
+        removed = 0
+        for rel, _ in list(walk_files(path)):
+            storage.delete(posixpath.join(path, rel))
+            removed += 1
+        return removed
+    full = fs.path(path)
+    if os.path.islink(full) or os.path.isfile(full):
+        os.unlink(full)
+        return 1
+    if not os.path.isdir(full):
+        return 0
+    removed = sum(len(files) for _, _, files in os.walk(full))
+    shutil.rmtree(full, ignore_errors=True)
     return removed

@@ -21,6 +21,14 @@ from registry.services.tokens import token_create
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config):
+    from django.db import connections
+
+    # Live-server tests: the mlflow client keeps HTTP connections alive, so persistent database connections in
+    # server threads would outlive the test and block dropping the test database.
+    connections.settings["default"]["CONN_MAX_AGE"] = 0
+
+
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -29,6 +37,12 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests create several personas each; nothing here tests password hashing, so make it cheap."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

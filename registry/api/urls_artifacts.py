@@ -1,3 +1,18 @@
-"""URLs of the artifacts API."""
+"""URLs of the artifacts proxy and server-info, under the API prefix (tokens) and the browser's ajax prefix
+(session)."""
+from django.urls import re_path
+
+from registry.api.artifacts import ArtifactView, ServerInfoView
 
 urlpatterns: list = []
+for prefix in ("api", "ajax-api"):
+    name_prefix = "" if prefix == "api" else "ajax-"
+    urlpatterns += [
+        re_path(rf"^{prefix}/2\.0/mlflow-artifacts/artifacts$", ArtifactView.as_view(),
+                name=f"{name_prefix}artifacts-list"),
+        # [\s\S] rather than `.`: a path holding a newline must reach the view and be refused with 400, not
+        # fall through to a bare 404.
+        re_path(rf"^{prefix}/2\.0/mlflow-artifacts/artifacts/(?P<artifact_path>[\s\S]*)$", ArtifactView.as_view(),
+                name=f"{name_prefix}artifacts"),
+        re_path(rf"^{prefix}/3\.0/mlflow/server-info$", ServerInfoView.as_view(), name=f"{name_prefix}server-info"),
+    ]

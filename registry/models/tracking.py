@@ -24,6 +24,21 @@ class Experiment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    DEFAULT_ID = 0
+
+    @classmethod
+    def ensure_default(cls) -> "Experiment":
+        """The default experiment "0" (created by a migration; recreated if a flush removed it)."""
+        import time
+
+        now = int(time.time() * 1000)
+        experiment, _ = cls.objects.get_or_create(
+            pk=cls.DEFAULT_ID,
+            defaults={"name": "Default", "artifact_location": "mlflow-artifacts:/0", "open_to_all": True,
+                      "creation_time": now, "last_update_time": now},
+        )
+        return experiment
+
 
 class ExperimentTag(models.Model):
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="tags")

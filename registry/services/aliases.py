@@ -6,7 +6,7 @@ from django.conf import settings
 from registry import audit
 from registry.errors import InvalidParameter, NotFound
 from registry.models import ModelAlias, ModelVersion
-from registry.names import validate_alias
+from registry.names import validate_alias, validate_alias_syntax
 from registry.permissions import Action
 from registry.selectors import model_get, model_not_found_message, parse_version_number, version_not_found_message
 from registry.services.core import authorize, service
@@ -44,6 +44,7 @@ def alias_set(*, actor, name: str, alias: str, version) -> ModelAlias:
 def alias_delete(*, actor, name: str, alias: str) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
+    alias = validate_alias_syntax(alias)
     # Deleting an alias that is not set is a no-op, as on an MLflow server.
     found = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     number = found.version.version if found else None

@@ -20,10 +20,10 @@ def _comment(value) -> str:
 @service("catalog.create")
 def catalog_create(*, actor, name: str, comment: str = "") -> Catalog:
     require_authenticated(actor)
-    key = validate_uc_part(name, "Catalog")
-    comment = _comment(comment)
     if not permissions.is_admin(actor):
         raise PermissionDenied("Permission denied: only metastore admins may create catalogs.")
+    key = validate_uc_part(name, "Catalog")
+    comment = _comment(comment)
     try:
         with transaction.atomic():
             catalog = Catalog.objects.create(name=key, comment=comment, owner_user=actor, created_by=actor, updated_by=actor)

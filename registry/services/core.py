@@ -9,14 +9,10 @@ from django.db import transaction
 from django.db.models import Model
 
 from registry import audit, permissions
-from registry.errors import InvalidParameter, NotFound, PermissionDenied, RegistryError
+from registry.errors import InvalidParameter, PermissionDenied, RegistryError
 from registry.models import AuditEvent
 from registry.permissions import Action
-
-
-class NotVisible(NotFound):
-    """Raised when the object exists but the actor may not see it: indistinguishable from NotFound for
-    every adapter, but audited as a denied attempt."""
+from registry.selectors import NotVisible
 
 
 def authorize(actor, action: Action, obj: Model, *, not_found_message: str) -> None:
@@ -52,7 +48,8 @@ def service(action_name: str):
                 bound = signature.bind_partial(*args, **kwargs)
                 params = {k: v for k, v in bound.arguments.items() if k != "actor"}
                 audit.record(actor=actor, action=action_name, params=params, outcome=outcome, message=exc.message,
-                             object_name=str(params.get("name") or params.get("full_name") or "")[:800])
+                             object_name=str(params.get("name") or params.get("full_name")
+                                             or params.get("securable") or "")[:800])
                 raise
 
         wrapper.action_name = action_name
@@ -75,4 +72,7 @@ def require_text(value, field: str, *, max_length: int, allow_empty: bool = True
         raise InvalidParameter(f"{field} must not be empty.")
     if len(value) > max_length:
         raise InvalidParameter(f"{field} must be at most {max_length} characters, got {len(value)}.")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the database.
+        raise InvalidParameter(f"{field} must not contain NUL characters.")
     return value

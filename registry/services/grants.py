@@ -38,6 +38,8 @@ def principal_resolve(name: object) -> User | Group:
     """A user or group by name. `group:<name>` / `user:<name>` force the kind when both exist."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameter("Principal must be a non-empty user or group name.")
+    if len(name) > 300 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidParameter("Principal must be a user or group name without control characters.")
     kind, sep, rest = name.partition(":")
     if sep and kind in ("user", "group"):
         name = rest

@@ -6,7 +6,7 @@ from django.conf import settings
 from registry import audit
 from registry.errors import InvalidParameter, NotFound
 from registry.models import ModelVersionTag, RegisteredModelTag
-from registry.names import validate_tag
+from registry.names import validate_tag, validate_tag_key
 from registry.permissions import Action
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, service
@@ -16,6 +16,10 @@ from registry.services.models import touch_model
 def _validate(key, value) -> tuple[str, str]:
     return validate_tag(key, value, max_key=settings.REGISTRY_MAX_TAG_KEY_LENGTH,
                         max_value=settings.REGISTRY_MAX_TAG_VALUE_LENGTH)
+
+
+def _validate_key(key) -> str:
+    return validate_tag_key(key, max_key=settings.REGISTRY_MAX_TAG_KEY_LENGTH)
 
 
 def validated_tags(tags: dict, *, existing: int) -> dict[str, str]:
@@ -49,6 +53,7 @@ def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelT
 def model_tag_delete(*, actor, name: str, key: str) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
+    key = _validate_key(key)
     deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
     if not deleted:
         raise NotFound(f"Registered model tag with key={key} not found.")
@@ -73,6 +78,7 @@ def version_tag_set(*, actor, name: str, version, key: str, value: str) -> Model
 def version_tag_delete(*, actor, name: str, version, key: str) -> None:
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
+    key = _validate_key(key)
     deleted, _ = ModelVersionTag.objects.filter(version=mv, key=key).delete()
     if not deleted:
         raise NotFound(f"Model version tag with key={key} not found.")

@@ -25,6 +25,8 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
     description = require_text(description, "description", max_length=settings.REGISTRY_MAX_DESCRIPTION_LENGTH)
     run_link = require_text(run_link, "run_link", max_length=2000)
+    run_id = require_text(run_id, "run_id", max_length=64)
+    model_id = require_text(model_id, "model_id", max_length=64)
     resolved = resolve_source(actor, source)
     if run_id and resolved.run_id and run_id != resolved.run_id:
         raise InvalidParameter(f"run_id {run_id!r} does not match the run of source {source!r}.")

@@ -1,0 +1,117 @@
+"""The MLflow artifacts proxy (`/api/2.0/mlflow-artifacts/artifacts/...`) and `server-info`.
+
+Uploads stream from the request to storage in chunks: no parser is attached, so neither DRF nor Django ever
+reads the body into memory, and DATA_UPLOAD_MAX_MEMORY_SIZE (which guards JSON bodies) does not apply.
+Downloads stream back with a Content-Length. Who may touch which path is `authorize_artifact_path`'s call."""
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+
+from django.http import FileResponse
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry import storage
+from registry.artifact_access import authorize_artifact_path
+from registry.errors import InvalidParameter
+
+# Types a browser would render or run: served as plain text so an uploaded artifact can never script the
+# explorer's own origin (the ajax-api prefix is reachable with the session cookie).
+_ACTIVE_TYPES = {
+    "text/html", "application/xhtml+xml", "image/svg+xml", "text/javascript", "application/javascript",
+    "text/xml", "application/xml",
+}
+
+
+class _EmptyStream:
+    def read(self, n: int = -1) -> bytes:
+        return b""
+
+
+class ArtifactView(APIView):
+    """GET (download, or list with `?path=` on the bare URL), PUT (upload), DELETE (file or tree)."""
+
+    parser_classes: list = []  # the body is read as a stream by `put`, never parsed
+
+    def get(self, request, artifact_path: str | None = None):
+        if artifact_path is None:
+            return self._list(request)
+        path = authorize_artifact_path(request.user, artifact_path, write=False)
+        handle = storage.open_read(path)
+        length = handle.size
+        name = posixpath.basename(path)
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if content_type in _ACTIVE_TYPES:
+            content_type = "text/plain"
+        response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+        response.block_size = storage.CHUNK_SIZE
+        response["Content-Length"] = str(length)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def _list(self, request):
+        path = authorize_artifact_path(request.user, request.query_params.get("path", ""), write=False)
+        files = []
+        for entry in storage.list_dir(path):
+            item = {"path": entry.path, "is_dir": entry.is_dir}
+            if not entry.is_dir:
+                # The client reads file_size only when present: directories must not carry it.
+                item["file_size"] = entry.size
+            files.append(item)
+        # MLflow answers an empty listing (or a file's) with an empty object, not an empty list.
+        return Response({"files": files} if files else {})
+
+    def put(self, request, artifact_path: str = ""):
+        path = authorize_artifact_path(request.user, artifact_path, write=True)
+        stream, expected = _upload_stream(request._request)
+        storage.save_stream(path, stream, expected_size=expected)
+        return Response({})
+
+    def delete(self, request, artifact_path: str = ""):
+        path = authorize_artifact_path(request.user, artifact_path, write=True)
+        storage.delete_tree(path)
+        return Response({})
+
+
+def _upload_stream(django_request):
+    """The request body as a stream, and its announced length when there is one."""
+    meta = django_request.META
+    raw_length = meta.get("CONTENT_LENGTH")
+    if raw_length not in (None, ""):
+        try:
+            length = int(raw_length)
+        except ValueError:
+            raise InvalidParameter("Invalid Content-Length header.") from None
+        if length < 0:
+            raise InvalidParameter("Invalid Content-Length header.")
+        # HttpRequest.read is bounded by Content-Length and does not buffer.
+        return django_request, length
+    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Without a length, reading to EOF is only safe when the server says the input is terminated
+        # (gunicorn does, with chunked bodies decoded); the development server does not.
+        if meta.get("wsgi.input_terminated"):
+            return meta["wsgi.input"], None
+        raise InvalidParameter("Chunked uploads are not supported by this server: send a Content-Length.")
+    return _EmptyStream(), 0
+
+
+class ServerInfoView(APIView):
+    """What the MLflow client probes before transferring artifacts. Everything goes through this proxy:
+    no multipart or presigned transfers, so uploads are single streamed PUTs."""
+
+    authentication_classes: list = []  # capabilities only; answered even with a stale token
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "trace_archival_enabled": False,
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+            "presigned_upload_run_id_supported": False,
+            "presigned_upload_model_id_supported": False,
+            "features_enabled": {"gateway": False},
+        })

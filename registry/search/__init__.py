@@ -1,0 +1,127 @@
+"""Search registered models and model versions with MLflow's filter grammar, order_by and page tokens.
+
+Everything runs in SQL on top of what the actor may see (`permissions.restrict`), so results, pages and
+"is there another page" never reveal a model the actor may not read."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Prefetch, Subquery
+
+from registry import permissions
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.search.filters import (
+    DEFAULT_VERSION_ORDER,
+    MODEL_ORDER_KEYS,
+    VERSION_ORDER_KEYS,
+    full_name_expression,
+    model_filter_q,
+    order_expressions,
+    version_filter_q,
+)
+from registry.search.grammar import parse_filter
+from registry.search.pages import decode_page_token, encode_page_token
+
+MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_LIMIT = 100, 1_000
+VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_LIMIT = 10_000, 200_000
+
+
+@dataclass
+class Page:
+    items: list
+    next_page_token: str | None
+
+
+def _page(queryset, offset: int, max_results: int) -> Page:
+    rows = list(queryset[offset:offset + max_results + 1])
+    token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+    return Page(rows[:max_results], token)
+
+
+def visible_models(actor):
+    return permissions.restrict(actor, RegisteredModel.objects.select_related("schema__catalog", "created_by"))
+
+
+def visible_versions(actor):
+    return permissions.restrict(actor, ModelVersion.objects.select_related("model__schema__catalog", "created_by"))
+
+
+def search_registered_models(*, actor, filter_string: str | None = None, order_by=None,
+                             max_results: int = MODELS_MAX_RESULTS_DEFAULT, page_token: str | None = None) -> Page:
+    source = filter_string or ""
+    condition = model_filter_q(source, parse_filter(filter_string))
+    ordering = order_expressions(order_by, valid=MODEL_ORDER_KEYS, name_expression=full_name_expression(),
+                                 tiebreak=[("name", True)])
+    offset = decode_page_token(page_token)
+    page = _page(visible_models(actor).filter(condition).order_by(*ordering), offset, max_results)
+    load_model_details(page.items)
+    return page
+
+
+def search_model_versions(*, actor, filter_string: str | None = None, order_by=None,
+                          max_results: int = VERSIONS_MAX_RESULTS_DEFAULT, page_token: str | None = None) -> Page:
+    source = filter_string or ""
+    condition = version_filter_q(source, parse_filter(filter_string))
+    ordering = order_expressions(order_by, valid=VERSION_ORDER_KEYS, name_expression=full_name_expression("model__"),
+                                 default=DEFAULT_VERSION_ORDER, tiebreak=[("name", True), ("version", False)])
+    offset = decode_page_token(page_token)
+    page = _page(visible_versions(actor).filter(condition).order_by(*ordering), offset, max_results)
+    load_version_details(page.items)
+    return page
+
+
+# Related rows, loaded for a whole page at once ------------------------------------------------------------
+
+def load_version_details(versions: list[ModelVersion]) -> None:
+    """Tags and alias names of each version, in two queries for the whole list."""
+    from django.db.models import prefetch_related_objects
+
+    prefetch_related_objects(versions, "tags", Prefetch("aliases", queryset=ModelAlias.objects.order_by("alias")))
+
+
+def latest_versions_by_model(models: list[RegisteredModel]) -> dict[int, list[ModelVersion]]:
+    """For each model, the newest version in each stage (what MLflow calls its latest versions)."""
+    if not models:
+        return {}
+    newest_in_stage = (ModelVersion.objects.filter(model_id=OuterRef("model_id"), current_stage=OuterRef("current_stage"))
+                       .order_by("-version").values("version")[:1])
+    rows = (ModelVersion.objects.filter(model_id__in=[m.pk for m in models], version=Subquery(newest_in_stage))
+            .select_related("created_by").prefetch_related("tags").order_by("model_id", "version"))
+    by_id = {m.pk: m for m in models}
+    result: dict[int, list[ModelVersion]] = {m.pk: [] for m in models}
+    for mv in rows:
+        mv.model = by_id[mv.model_id]
+        result[mv.model_id].append(mv)
+    return result
+
+
+def load_model_details(models: list[RegisteredModel]) -> None:
+    """Tags, aliases and latest versions of each model, in a fixed number of queries for the whole list.
+    Sets `model.latest_versions` and `mv.alias_names` (from the model's aliases) on the latest versions."""
+    from django.db.models import prefetch_related_objects
+
+    prefetch_related_objects(
+        models, "tags", Prefetch("aliases", queryset=ModelAlias.objects.select_related("version").order_by("alias"))
+    )
+    latest = latest_versions_by_model(models)
+    for model in models:
+        names_by_version: dict[int, list[str]] = {}
+        for alias in model.aliases.all():
+            names_by_version.setdefault(alias.version_id, []).append(alias.alias)
+        model.latest_versions = latest.get(model.pk, [])
+        for mv in model.latest_versions:
+            mv.alias_names = names_by_version.get(mv.pk, [])
+
+
+__all__ = [
+    "Page",
+    "search_registered_models",
+    "search_model_versions",
+    "load_model_details",
+    "load_version_details",
+    "latest_versions_by_model",
+    "MODELS_MAX_RESULTS_DEFAULT",
+    "MODELS_MAX_RESULTS_LIMIT",
+    "VERSIONS_MAX_RESULTS_DEFAULT",
+    "VERSIONS_MAX_RESULTS_LIMIT",
+]
