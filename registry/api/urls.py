@@ -1,9 +1,10 @@
 """URL table of the REST APIs. Each area keeps its own module so they can grow independently."""
-from registry.api import urls_artifacts, urls_registry, urls_tracking, urls_unity_catalog
+from registry.api import urls_artifacts, urls_lineage, urls_registry, urls_tracking, urls_unity_catalog
 
 urlpatterns = [
     *urls_tracking.urlpatterns,
     *urls_registry.urlpatterns,
     *urls_artifacts.urlpatterns,
     *urls_unity_catalog.urlpatterns,
+    *urls_lineage.urlpatterns,
 ]
