@@ -13,6 +13,9 @@ MAX_LIST_VALUES = 1_000
 MAX_COMPARISONS = 50
 
 _OPERATORS = ("<=", ">=", "!=", "<>", "=", "<", ">")
+# Prefixes of `<entity>.<key>` and the entity each names. Registry searches know tags and attributes;
+# tracking searches pass a larger table (metrics, params, datasets).
+REGISTRY_ENTITIES = {"tag": "tag", "tags": "tag", "attribute": "attribute", "attributes": "attribute", "attr": "attribute"}
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"}
 
 
@@ -134,8 +137,9 @@ def _read_identifier(text: str, start: int, filter_string: str) -> tuple[Token, 
 
 
 class _Parser:
-    def __init__(self, filter_string: str):
+    def __init__(self, filter_string: str, entities: dict[str, str]):
         self.source = filter_string
+        self.entities = entities
         self.tokens = tokenize(filter_string)
         self.index = 0
 
@@ -194,13 +198,10 @@ class _Parser:
         parts = token.value
         if len(parts) == 1:
             return "attribute", parts[0]
-        entity, key = parts[0].lower(), ".".join(parts[1:])
-        if entity in ("tag", "tags"):
-            entity = "tag"
-        elif entity in ("attribute", "attributes", "attr"):
-            entity = "attribute"
-        else:
-            raise self.fail(f"invalid entity type '{parts[0]}'; valid entity types are 'attribute', 'tag' and 'tags'")
+        entity, key = self.entities.get(parts[0].lower()), ".".join(parts[1:])
+        if entity is None:
+            valid = ", ".join(f"'{prefix}'" for prefix in sorted(self.entities))
+            raise self.fail(f"invalid entity type '{parts[0]}'; valid entity types are {valid}")
         if key == "":
             raise self.fail(f"empty key in {token.text!r}")
         return entity, key
@@ -253,7 +254,7 @@ class _Parser:
                 raise self.fail("expected ',' or ')' in the list of values")
 
 
-def parse_filter(filter_string: str | None) -> list[Comparison]:
+def parse_filter(filter_string: str | None, *, entities: dict[str, str] = REGISTRY_ENTITIES) -> list[Comparison]:
     """The comparisons of `filter_string` (an empty or missing filter matches everything)."""
     if filter_string is None:
         return []
@@ -263,4 +264,4 @@ def parse_filter(filter_string: str | None) -> list[Comparison]:
         raise InvalidParameter(f"Invalid filter: it must be at most {MAX_FILTER_LENGTH} characters long.")
     if "\x00" in filter_string:
         raise invalid(filter_string.replace("\x00", "\\0"), "NUL characters are not allowed")
-    return _Parser(filter_string).comparisons()
+    return _Parser(filter_string, entities).comparisons()

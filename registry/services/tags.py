@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from registry import audit
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter
 from registry.models import ModelVersionTag, RegisteredModelTag
 from registry.names import validate_tag, validate_tag_key
 from registry.permissions import Action
@@ -54,11 +54,11 @@ def model_tag_delete(*, actor, name: str, key: str) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
     key = _validate_key(key)
+    # Deleting a tag that is not set is a no-op, as on an MLflow server.
     deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
-    if not deleted:
-        raise NotFound(f"Registered model tag with key={key} not found.")
-    touch_model(model)
-    audit.record(actor=actor, action="registered_model.delete_tag", obj=model, params={"key": key})
+    if deleted:
+        touch_model(model)
+    audit.record(actor=actor, action="registered_model.delete_tag", obj=model, params={"key": key, "deleted": bool(deleted)})
 
 
 @service("model_version.set_tag")
@@ -80,7 +80,6 @@ def version_tag_delete(*, actor, name: str, version, key: str) -> None:
     authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
     key = _validate_key(key)
     deleted, _ = ModelVersionTag.objects.filter(version=mv, key=key).delete()
-    if not deleted:
-        raise NotFound(f"Model version tag with key={key} not found.")
-    mv.save(update_fields=["updated_at"])
-    audit.record(actor=actor, action="model_version.delete_tag", obj=mv, params={"key": key})
+    if deleted:
+        mv.save(update_fields=["updated_at"])
+    audit.record(actor=actor, action="model_version.delete_tag", obj=mv, params={"key": key, "deleted": bool(deleted)})

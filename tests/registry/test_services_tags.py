@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter
 from registry.models import ModelVersionTag, RegisteredModelTag
 from registry.services.tags import model_tag_delete, model_tag_set, version_tag_delete, version_tag_set
 from tests.registry.factories import make_model, make_version, state_fingerprint
@@ -65,10 +65,14 @@ def test_deleting_tags(iris, owner):
     model_tag_delete(actor=owner, name=iris, key="task")
     version_tag_delete(actor=owner, name=iris, version=1, key="validation_status")
     assert not RegisteredModelTag.objects.exists() and not ModelVersionTag.objects.exists()
-    with pytest.raises(NotFound):
-        model_tag_delete(actor=owner, name=iris, key="task")
-    with pytest.raises(NotFound):
-        version_tag_delete(actor=owner, name=iris, version=1, key="validation_status")
+
+
+@pytest.mark.django_db
+def test_deleting_a_tag_that_is_not_set_is_a_no_op_as_on_mlflow(iris, owner):
+    model_tag_set(actor=owner, name=iris, key="keep", value="1")
+    model_tag_delete(actor=owner, name=iris, key="task")
+    version_tag_delete(actor=owner, name=iris, version=1, key="validation_status")
+    assert list(RegisteredModelTag.objects.values_list("key", flat=True)) == ["keep"]
 
 
 @pytest.mark.django_db
