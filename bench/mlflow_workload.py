@@ -52,7 +52,7 @@ def start_reference(venv: Path, port: int, workdir: Path) -> subprocess.Popen:
     artifacts.mkdir()
     proc = subprocess.Popen(
         [str(venv / "bin" / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"{PG}/bench_reference", "--artifacts-destination", str(artifacts),
+         "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:5432/bench_reference", "--artifacts-destination", str(artifacts),
          "--workers", "2"],
         stdout=open(workdir / "reference.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -109,7 +109,7 @@ def timed(label, count, fn):
     for i in range(count):
         fn(i)
     timings[label] = count / (time.perf_counter() - start)
-timed("create_model_version", n, lambda i: client.create_model_version(name, f"models:/{info.model_id}", run_id=run.info.run_id))
+timed("create_model_version", n, lambda i: client.create_model_version(name, f"models:/{info.model_id}", run_id=run.info.run_id, model_id=info.model_id))
 timed("set_alias", n, lambda i: client.set_registered_model_alias(name, f"a{i % 10}", str(i % n + 1)))
 timed("get_by_alias", n, lambda i: client.get_model_version_by_alias(name, f"a{i % 10}"))
 timed("get_model_version", n, lambda i: client.get_model_version(name, str(i % n + 1)))
@@ -124,8 +124,10 @@ def run_workload(url: str, token: str | None, n: int, workdir: Path) -> dict[str
     env = dict(os.environ, MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     if token:
         env["MLFLOW_TRACKING_TOKEN"] = token
-    out = subprocess.run([PY, "-c", WORKLOAD, str(n), "benchmodel"], env=env, cwd=workdir, check=True,
+    out = subprocess.run([PY, "-c", WORKLOAD, str(n), "benchmodel"], env=env, cwd=workdir,
                          capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"workload against {url} failed:\n{out.stderr[-3000:]}")
     import json
 
     return json.loads(out.stdout.strip().splitlines()[-1])
