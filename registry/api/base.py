@@ -67,7 +67,9 @@ def param(params: dict, name: str, kind: type = str, *, required: bool = False, 
             result = float(value)
             return result
         if kind is str:
-            if isinstance(value, (dict, list)):
+            # A JSON number or boolean where a string is expected is a wrong type, as MLflow's proto parsing
+            # says; integers are let through because clients send version numbers either way.
+            if isinstance(value, (dict, list, bool, float)):
                 raise ValueError
             return str(value)
         if kind is list:
