@@ -97,9 +97,12 @@ def registered_model_update(*, actor, name: str, description: str) -> Registered
 
 
 @service("registered_model.delete")
-def registered_model_delete(*, actor, name: str) -> None:
+def registered_model_delete(*, actor, name: str, force: bool = True) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.DELETE, model, not_found_message=model_not_found_message(name))
+    # MLflow deletes a model with its versions; Unity Catalog's API asks for `force` to do so.
+    if not force and model.versions.exists():
+        raise InvalidParameter(f"Registered model {model.full_name} has versions: delete them first or use force.")
     audit.record(actor=actor, action="registered_model.delete", obj=model,
                  params={"name": model.full_name, "versions": model.versions.count()})
     schedule_artifact_cleanup(actor=actor, models=[model.uid])
