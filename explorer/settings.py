@@ -140,8 +140,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Longer than the longest job, so an unacknowledged job is not redelivered while still running.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600)}
+    # Longer than the longest job, so an unacknowledged job is not redelivered while still running (a
+    # duplicate delivery would only wait on the job's database lease anyway).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 6 * 3600, minimum=1),
+                                       "socket_connect_timeout": 2}
+# Publishing must never hang a request when the broker is down: one quick retry, then the job row stays QUEUED
+# and the sweeper publishes it once the broker is back (kombu's default retries for several seconds).
+CELERY_BROKER_TRANSPORT_OPTIONS.update({"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 1})
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -171,8 +176,17 @@ LOGGING = {
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "explorer")
 CELERY_BEAT_SCHEDULE = {
     # Jobs whose publish failed (broker down) or whose worker died are published again.
-    "requeue-stale-jobs": {"task": "registry.tasks.requeue_stale_jobs", "schedule": 15.0},
+    "requeue-stale-jobs": {"task": "registry.tasks.requeue_stale_jobs",
+                           "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1))},
 }
+# Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
+# taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+JOB_STALE_QUEUED_SECONDS = env_int("JOB_STALE_QUEUED_SECONDS", 30, minimum=1)
+JOB_RETRY_BACKOFF_MS = env_int("JOB_RETRY_BACKOFF_MS", 2000, minimum=1)
+# Test hook: slow every artifact copy down to this rate so progress can be watched mid-flight (0 = off).
+ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = env_int("ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC", 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: test worker processes must see the test database too.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

@@ -16,9 +16,18 @@ from registry.models import Job, ModelVersion
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 60
-MAX_ATTEMPTS = 5
-_STALE_QUEUED_SECONDS = 30
+
+def lease_seconds() -> int:
+    return settings.JOB_LEASE_SECONDS
+
+
+def max_attempts() -> int:
+    return settings.JOB_MAX_ATTEMPTS
+
+
+def retry_countdown(retries: int) -> float:
+    """Seconds before the next attempt of a crashed job: exponential, capped at a minute."""
+    return min(60.0, settings.JOB_RETRY_BACKOFF_MS / 1000.0 * (2 ** retries))
 
 
 class JobFailed(Exception):
@@ -29,6 +38,10 @@ class LeaseHeld(Exception):
     def __init__(self, seconds_left: float):
         super().__init__(f"job is leased by another worker for {seconds_left:.0f}s")
         self.seconds_left = seconds_left
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this one stalled past its lease): stop without touching the row."""
 
 
 def _publish(job_id: int) -> None:
@@ -44,24 +57,44 @@ def _publish(job_id: int) -> None:
 
 def publish_on_commit(job: Job) -> None:
     job_id = job.pk
+    # A rolled-back transaction discards the callback: a job that was never committed is never published.
     transaction.on_commit(lambda: _publish(job_id))
 
 
+def _who(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
 def start_registration(*, actor, version: ModelVersion, source_location: str) -> Job:
-    job = Job.objects.create(
-        kind=Job.Kind.REGISTER, created_by=actor if actor and actor.is_authenticated else None,
-        model=version.model, model_version=version,
-        params={"source_location": source_location, "destination": version.managed_location.split(":/", 1)[1]},
-        message="Waiting for a worker",
-    )
+    """The job that fills a three-level version's managed location: COPY when the source is another
+    version (`models:/<name>/<version>`), REGISTER otherwise."""
+    kind = Job.Kind.COPY if version.copied_from_id else Job.Kind.REGISTER
+    params = {"source_location": source_location, "destination": version.managed_location.split(":/", 1)[1]}
+    if version.copied_from_id:
+        source = version.copied_from
+        params["source_version"] = {"name": source.model.full_name, "version": source.version}
+    job = Job.objects.create(kind=kind, created_by=_who(actor), model=version.model, model_version=version,
+                             params=params, message="Waiting for a worker")
     publish_on_commit(job)
     return job
 
 
 def start_artifact_cleanup(*, actor, prefixes: list[str]) -> Job:
     job = Job.objects.create(
-        kind=Job.Kind.DELETE_ARTIFACTS, created_by=actor if actor and actor.is_authenticated else None,
+        kind=Job.Kind.DELETE_ARTIFACTS, created_by=_who(actor),
         params={"prefixes": prefixes}, message="Waiting for a worker",
+    )
+    publish_on_commit(job)
+    return job
+
+
+def start_migration(*, actor, source, destination, stage_alias_map: dict[str, str]) -> Job:
+    job = Job.objects.create(
+        kind=Job.Kind.MIGRATE, created_by=_who(actor), model=destination,
+        params={"source_model_id": source.pk, "source_name": source.full_name,
+                "destination_name": destination.full_name, "stage_alias_map": stage_alias_map,
+                "versions": {}, "aliases": {}},
+        message="Waiting for a worker",
     )
     publish_on_commit(job)
     return job
@@ -83,13 +116,13 @@ def claim(job_id: int, task_id: str) -> Job | None:
         if (job.state == Job.State.RUNNING and job.lease_owner and job.lease_owner != owner
                 and job.lease_expires_at and job.lease_expires_at > now):
             raise LeaseHeld((job.lease_expires_at - now).total_seconds())
-        if job.attempts >= MAX_ATTEMPTS:
+        if job.attempts >= max_attempts():
             _finish_failed(job, f"Gave up after {job.attempts} attempts. Last error: {job.error or 'unknown'}")
             return None
         job.state = Job.State.RUNNING
         job.attempts += 1
         job.lease_owner = owner
-        job.lease_expires_at = now + timedelta(seconds=LEASE_SECONDS)
+        job.lease_expires_at = now + timedelta(seconds=lease_seconds())
         job.started_at = job.started_at or now
         job.celery_task_id = task_id or job.celery_task_id
         job.save()
@@ -97,8 +130,10 @@ def claim(job_id: int, task_id: str) -> Job | None:
 
 
 def progress(job: Job, *, files_done=None, bytes_done=None, message=None, **totals) -> None:
-    """Record progress and renew the lease (the heartbeat that tells other workers this one is alive)."""
-    fields = {"lease_expires_at": timezone.now() + timedelta(seconds=LEASE_SECONDS), "updated_at": timezone.now()}
+    """Record progress and renew the lease (the heartbeat that tells other workers this one is alive).
+    Raises LeaseLost when another worker has taken the job over."""
+    now = timezone.now()
+    fields = {"lease_expires_at": now + timedelta(seconds=lease_seconds()), "updated_at": now}
     for key, value in (("files_done", files_done), ("bytes_done", bytes_done), ("message", message)):
         if value is not None:
             fields[key] = value
@@ -106,7 +141,20 @@ def progress(job: Job, *, files_done=None, bytes_done=None, message=None, **tota
     for key, value in totals.items():
         fields[key] = value
         setattr(job, key, value)
-    Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner).update(**fields)
+    if not Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner, state=Job.State.RUNNING).update(**fields):
+        raise LeaseLost(f"job {job.pk} was taken over by another worker")
+    parent = getattr(job, "parent", None)
+    if parent is not None:  # a job run inline by another job keeps its parent's lease alive too
+        progress(parent)
+
+
+def hold(job: Job) -> Job:
+    """Lock the job row inside the caller's transaction and make sure this worker still owns it, so a
+    write made with it (a version marked READY, a migration step recorded) happens exactly once."""
+    locked = Job.objects.select_for_update().filter(pk=job.pk).first()
+    if locked is None or locked.lease_owner != job.lease_owner or locked.state != Job.State.RUNNING:
+        raise LeaseLost(f"job {job.pk} was taken over by another worker")
+    return locked
 
 
 def _finish_failed(job: Job, error: str) -> None:
@@ -124,33 +172,41 @@ def _finish_failed(job: Job, error: str) -> None:
             model_version_mark_failed(version_id=mv.pk, message=error)
 
 
-def execute(job_id: int, task_id: str = "") -> str:
+def execute(job_id: int, task_id: str = "", *, parent: Job | None = None) -> str:
     """Run one job to an end state, or raise for Celery to retry. Returns the final state."""
     job = claim(job_id, task_id)
     if job is None:
         return "noop"
+    job.parent = parent
     try:
         _run(job)
+    except LeaseLost:
+        log.warning("job %s was taken over by another worker; this attempt stops", job.pk)
+        return "lease-lost"
     except (JobFailed, RegistryError) as exc:
         with transaction.atomic():
+            hold(job)
             _finish_failed(job, str(getattr(exc, "message", None) or exc))
         return Job.State.FAILED
     except Exception as exc:
         log.exception("job %s attempt %s crashed", job.pk, job.attempts)
         with transaction.atomic():
-            if job.attempts >= MAX_ATTEMPTS:
+            if job.attempts >= max_attempts():
+                hold(job)
                 _finish_failed(job, f"Gave up after {job.attempts} attempts: {exc}")
                 return Job.State.FAILED
-            Job.objects.filter(pk=job.pk).update(
+            Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner).update(
                 state=Job.State.QUEUED, lease_owner="", lease_expires_at=None, error=str(exc)[:5000],
-                message=f"Attempt {job.attempts} failed; retrying",
+                message=f"Attempt {job.attempts} failed; retrying", updated_at=timezone.now(),
             )
         raise
-    job.state = Job.State.SUCCEEDED
-    job.finished_at = timezone.now()
-    job.lease_expires_at = None
-    job.message = job.message if job.message and job.message != "Waiting for a worker" else "Done"
-    job.save()
+    with transaction.atomic():
+        hold(job)
+        job.state = Job.State.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.lease_expires_at = None
+        job.message = job.message if job.message and job.message != "Waiting for a worker" else "Done"
+        job.save()
     return Job.State.SUCCEEDED
 
 
@@ -159,20 +215,39 @@ def _run(job: Job) -> None:
         from registry.registration import register_version
 
         register_version(job)
-    elif job.kind == Job.Kind.DELETE_ARTIFACTS:
-        from registry import storage
+    elif job.kind == Job.Kind.MIGRATE:
+        from registry.services.migration import migration_run
 
-        for prefix in job.params.get("prefixes", []):
-            storage.delete_tree(prefix)
-        progress(job, message="Artifacts deleted")
+        migration_run(job)
+    elif job.kind == Job.Kind.DELETE_ARTIFACTS:
+        _delete_artifacts(job)
     else:
         raise JobFailed(f"Unknown job kind {job.kind!r}")
+
+
+def _delete_artifacts(job: Job) -> None:
+    from registry import storage
+
+    prefixes = job.params.get("prefixes", [])
+    progress(job, files_total=len(prefixes), message="Deleting artifacts")
+    for index, prefix in enumerate(prefixes, start=1):
+        storage.delete_tree(prefix)
+        # delete_tree may skip what it cannot remove: check, so that a failure is retried and ends up
+        # recorded on the row instead of leaving orphaned bytes behind silently.
+        if storage.exists(prefix) or any(True for _ in storage.walk_files(prefix)):
+            raise RuntimeError(f"artifacts under {prefix!r} could not be deleted completely")
+        progress(job, files_done=index)
+    progress(job, message=f"Artifacts deleted ({len(prefixes)} location{'s' if len(prefixes) != 1 else ''})")
 
 
 def requeue_stale() -> int:
     """Publish again jobs that were never picked up (broker down at publish time) or whose worker died."""
     now = timezone.now()
-    stale = Job.objects.filter(state=Job.State.QUEUED, updated_at__lt=now - timedelta(seconds=_STALE_QUEUED_SECONDS))
+    window = timedelta(seconds=settings.JOB_STALE_QUEUED_SECONDS)
+    # Never published (the broker was down): after a short wait. Published but still queued: only after a
+    # long one, so a backlog behind busy workers is not flooded with duplicates (they would be no-ops).
+    stale = Job.objects.filter(state=Job.State.QUEUED, celery_task_id="", updated_at__lt=now - window)
+    stale |= Job.objects.filter(state=Job.State.QUEUED, updated_at__lt=now - 10 * window)
     stale |= Job.objects.filter(state=Job.State.RUNNING, lease_expires_at__lt=now)
     count = 0
     for job_id in stale.values_list("pk", flat=True)[:500]:
@@ -182,5 +257,5 @@ def requeue_stale() -> int:
     return count
 
 
-__all__ = ["JobFailed", "LeaseHeld", "execute", "progress", "publish_on_commit", "requeue_stale",
-           "start_artifact_cleanup", "start_registration", "settings"]
+__all__ = ["JobFailed", "LeaseHeld", "LeaseLost", "execute", "hold", "progress", "publish_on_commit",
+           "requeue_stale", "start_artifact_cleanup", "start_migration", "start_registration"]

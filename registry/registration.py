@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import posixpath
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import yaml
+from django.conf import settings
+from django.db import transaction
 
 from registry import storage
-from registry.jobs import JobFailed, progress
+from registry.jobs import JobFailed, hold, progress
 from registry.models import Job, ModelVersion
 
 NO_SIGNATURE_MESSAGE = (
@@ -18,6 +21,7 @@ NO_SIGNATURE_MESSAGE = (
     "signature=mlflow.models.infer_signature(X, model.predict(X)), then register the new model."
 )
 _PROGRESS_EVERY = 0.5  # seconds between progress writes
+_VERIFY_THREADS = 4
 
 
 def read_signature(mlmodel_text: str) -> dict:
@@ -40,12 +44,44 @@ def read_signature(mlmodel_text: str) -> dict:
     return parsed
 
 
+class _Meter:
+    """Counts copied bytes, writes progress (and so renews the lease) at most every _PROGRESS_EVERY seconds,
+    and applies ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC, the test hook that stretches a copy."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.bytes = 0
+        self.files = 0
+        self.rate = settings.ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC
+        self.started = self.last = time.monotonic()
+
+    def heartbeat(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= _PROGRESS_EVERY:
+            self.last = now
+            progress(self.job, files_done=self.files, bytes_done=self.bytes)
+
+    def advance(self, n: int) -> None:
+        self.bytes += n
+        while self.rate:
+            behind = self.bytes / self.rate - (time.monotonic() - self.started)
+            if behind <= 0:
+                break
+            time.sleep(min(behind, 0.2))  # short naps, so the lease keeps being renewed
+            self.heartbeat()
+        self.heartbeat()
+
+    def file_done(self) -> None:
+        self.files += 1
+        self.heartbeat()
+
+
 def register_version(job: Job) -> None:
     mv = ModelVersion.objects.select_related("model").filter(pk=job.model_version_id).first()
     if mv is None:
         progress(job, message="The version was deleted before registration finished")
         return
-    if mv.status == "READY":
+    if mv.status == "READY":  # a redelivery after the version was finished: nothing left to do
         return
     source = job.params["source_location"]
     destination = job.params["destination"]
@@ -60,30 +96,53 @@ def register_version(job: Job) -> None:
     with storage.open_read(posixpath.join(source, "MLmodel")) as handle:
         signature = read_signature(handle.read(10 * 1024 * 1024).decode("utf-8", errors="replace"))
     total = sum(size for _, size in files)
+    # The destination belongs to this version alone and is not served before READY: start from a clean
+    # slate, so what an earlier (crashed) attempt left behind, half-written temp files included, goes.
+    storage.delete_tree(destination)
     progress(job, files_done=0, bytes_done=0, files_total=len(files), bytes_total=total, message="Copying artifacts")
-    done_bytes, last = 0, 0.0
-    checksums = {}
-    for index, (rel, size) in enumerate(files, start=1):
-        def advance(n):
-            nonlocal done_bytes, last
-            done_bytes += n
-            now = time.monotonic()
-            if now - last >= _PROGRESS_EVERY:
-                last = now
-                progress(job, bytes_done=done_bytes)
+    meter = _Meter(job)
+    checksums = copy_files(source, destination, files, on_chunk=meter.advance, on_file=meter.file_done)
+    meter.heartbeat(force=True)
+    progress(job, message="Verifying")
+    verify_files(destination, files, checksums, on_file=meter.heartbeat)
+    from registry.services.versions import model_version_mark_ready
 
+    # Under the job's row lock and only while this worker still holds the lease: READY is written once.
+    with transaction.atomic():
+        hold(job)
+        model_version_mark_ready(version_id=mv.pk, signature=signature)
+    progress(job, message=f"Registered {len(files)} files ({total} bytes)")
+
+
+def copy_files(source: str, destination: str, files: list[tuple[str, int]], *, on_chunk=None,
+               on_file=None) -> dict[str, str]:
+    """Copy every (relative path, size) from `source` to `destination` through the storage layer, hashing
+    on the way; returns the SHA-256 of each file as read from the source."""
+    checksums = {}
+    for rel, size in files:
         with storage.open_read(posixpath.join(source, rel)) as handle:
-            written, digest = storage.save_stream(posixpath.join(destination, rel), handle, on_chunk=advance)
+            written, digest = storage.save_stream(posixpath.join(destination, rel), handle, on_chunk=on_chunk)
         if written != size:
             raise RuntimeError(f"{rel}: copied {written} bytes, expected {size}")
         checksums[rel] = digest
-        progress(job, files_done=index, bytes_done=done_bytes)
-    progress(job, message="Verifying")
-    for rel, size in files:
-        target = posixpath.join(destination, rel)
-        if storage.size(target) != size or storage.sha256_of(target) != checksums[rel]:
-            raise RuntimeError(f"verification failed for {rel}")
-    from registry.services.versions import model_version_mark_ready
+        if on_file is not None:
+            on_file()
+    return checksums
 
-    model_version_mark_ready(version_id=mv.pk, signature=signature)
-    progress(job, message=f"Registered {len(files)} files ({total} bytes)")
+
+def verify_files(destination: str, files: list[tuple[str, int]], checksums: dict[str, str], *, on_file=None) -> None:
+    """Read the copies back: sizes and SHA-256 must match what was read from the source. Files are hashed on
+    a few threads (hashlib and file reads release the GIL), which matters for models of a few large files."""
+
+    def check(item: tuple[str, int]) -> str | None:
+        rel, size = item
+        target = posixpath.join(destination, rel)
+        ok = storage.size(target) == size and storage.sha256_of(target) == checksums[rel]
+        return None if ok else rel
+
+    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS) as pool:
+        for bad in pool.map(check, files):
+            if bad is not None:
+                raise RuntimeError(f"verification failed for {bad}")
+            if on_file is not None:
+                on_file()  # the heartbeat writes to the database: only from this thread

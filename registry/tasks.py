@@ -4,14 +4,18 @@ from celery import shared_task
 from registry import jobs
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=jobs.MAX_ATTEMPTS + 2)
+# acks_late + reject_on_worker_lost: a worker killed mid-job leaves the message to be delivered again (Redis:
+# after the visibility timeout); the sweeper also republishes a job whose lease lapsed. Either way the
+# database lease makes the second delivery wait or do nothing. The attempts cap lives on the row; max_retries
+# only bounds how often one message is re-sent.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=12)
 def run_job(self, job_id: int) -> str:
     try:
         return jobs.execute(job_id, task_id=self.request.id or "")
     except jobs.LeaseHeld as held:
         raise self.retry(countdown=max(1, int(held.seconds_left) + 1), exc=held)
-    except Exception as exc:  # a crash: back off and try again (the attempts cap lives on the row)
-        raise self.retry(countdown=min(60, 2 ** (self.request.retries + 1)), exc=exc)
+    except Exception as exc:  # a crash: back off and try again
+        raise self.retry(countdown=jobs.retry_countdown(self.request.retries), exc=exc)
 
 
 @shared_task
