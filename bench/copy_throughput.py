@@ -74,11 +74,26 @@ def _ours(src_rel: str, dst_rel: str) -> tuple[float, float]:
     return _timed(run)
 
 
+def _settle(src: Path) -> None:
+    """Same starting point for every timed copy: nothing dirty, the page cache emptied (when allowed), then
+    the source read once so both sides copy from a warm cache. Without this, whichever copy runs second pays
+    for the first one's pages (here the second of two identical `cp -r` took 8x longer)."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError:
+        pass
+    subprocess.run(f"find {src} -type f -exec cat {{}} + > /dev/null", shell=True, check=True)
+
+
 def _case(store: Path, name: str, total_bytes: int, files: int) -> dict:
     src = store / f"src-{name}"
-    subprocess.run(f"find {src} -type f -exec cat {{}} + > /dev/null", shell=True, check=True)  # warm the cache
+    _settle(src)
     cp_time, cp_durable = _cp(src, store / f"cp-{name}")
+    shutil.rmtree(store / f"cp-{name}")
+    _settle(src)
     ours_time, ours_durable = _ours(f"src-{name}", f"ours-{name}")
+    shutil.rmtree(store / f"ours-{name}")
     mb = total_bytes / 1024 / 1024
     return {"case": name, "files": files, "MB": mb, "cp_s": cp_time, "ours_s": ours_time,
             "cp_MBps": mb / cp_time, "ours_MBps": mb / ours_time, "ratio": cp_time / ours_time,

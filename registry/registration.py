@@ -105,6 +105,7 @@ def register_version(job: Job) -> None:
     meter.heartbeat(force=True)
     progress(job, message="Verifying")
     verify_files(destination, files, checksums, on_file=meter.heartbeat)
+    storage.flush_to_disk()  # READY promises the copy survives a crash
     from registry.services.versions import model_version_mark_ready
 
     # Under the job's row lock and only while this worker still holds the lease: READY is written once.
@@ -120,8 +121,8 @@ def copy_files(source: str, destination: str, files: list[tuple[str, int]], *, o
     on the way; returns the SHA-256 of each file as read from the source."""
     checksums = {}
     for rel, size in files:
-        with storage.open_read(posixpath.join(source, rel)) as handle:
-            written, digest = storage.save_stream(posixpath.join(destination, rel), handle, on_chunk=on_chunk)
+        written, digest = storage.copy_file(posixpath.join(source, rel), posixpath.join(destination, rel),
+                                            on_chunk=on_chunk)
         if written != size:
             raise RuntimeError(f"{rel}: copied {written} bytes, expected {size}")
         checksums[rel] = digest
