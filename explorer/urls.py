@@ -2,10 +2,56 @@ from django.contrib import admin
 from django.urls import include, path
 
 from explorer.health import healthz
+from explorer.views import account, audit, browse, dialogs, model, models_list, permissions, version
+
+
+# Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
+# listed in explorer/tabs.py.
+ui_patterns = [
+    path("", browse.home, name="home"),
+    path("search/", browse.search, name="search"),
+    path("models/", models_list.models_list, name="models"),
+    path("workspace/", browse.workspace_page, name="workspace"),
+    path("nav/catalogs/<str:catalog>/", browse.nav_catalog, name="nav_catalog"),
+    path("nav/schemas/<str:schema>/", browse.nav_schema, name="nav_schema"),
+    path("nav/workspace/", browse.nav_workspace, name="nav_workspace"),
+    path("catalogs/<str:catalog>/", browse.catalog_page, name="catalog"),
+    path("catalogs/<str:catalog>/permissions/", permissions.catalog_permissions, name="catalog_permissions"),
+    path("schemas/<str:schema>/", browse.schema_page, name="schema"),
+    path("schemas/<str:schema>/permissions/", permissions.schema_permissions, name="schema_permissions"),
+    path("grants/<str:kind>/<str:name>/grant/", permissions.grant_dialog, name="grant"),
+    path("grants/<str:kind>/<str:name>/revoke/", permissions.revoke_dialog, name="revoke"),
+    path("grants/<str:kind>/<str:name>/owner/", permissions.owner_dialog, name="owner"),
+    path("models/<str:name>/", model.model_overview, name="model"),
+    path("models/<str:name>/details/", model.model_details, name="model_details"),
+    path("models/<str:name>/permissions/", model.model_permissions, name="model_permissions"),
+    path("models/<str:name>/lineage/", model.model_lineage, name="model_lineage"),
+    path("models/<str:name>/history/", model.model_history, name="model_history"),
+    path("models/<str:name>/aliases/", dialogs.alias_dialog, name="aliases"),
+    path("models/<str:name>/tags/", dialogs.model_tags_dialog, name="model_tags"),
+    path("models/<str:name>/description/", dialogs.model_description_dialog, name="model_description"),
+    path("models/<str:name>/rename/", dialogs.rename_dialog, name="model_rename"),
+    path("models/<str:name>/delete/", dialogs.model_delete_dialog, name="model_delete"),
+    path("models/<str:name>/versions/<int:version>/", version.version_overview, name="version"),
+    path("models/<str:name>/versions/<int:version>/artifacts/", version.version_artifacts, name="version_artifacts"),
+    path("models/<str:name>/versions/<int:version>/artifacts/download/", version.version_artifact_download,
+         name="version_artifact_download"),
+    path("models/<str:name>/versions/<int:version>/lineage/", version.version_lineage, name="version_lineage"),
+    path("models/<str:name>/versions/<int:version>/history/", version.version_history, name="version_history"),
+    path("models/<str:name>/versions/<int:version>/tags/", dialogs.version_tags_dialog, name="version_tags"),
+    path("models/<str:name>/versions/<int:version>/description/", dialogs.version_description_dialog,
+         name="version_description"),
+    path("models/<str:name>/versions/<int:version>/delete/", dialogs.version_delete_dialog, name="version_delete"),
+    path("models/<str:name>/versions/<int:version>/stage/", dialogs.stage_dialog, name="version_stage"),
+    path("settings/tokens/", account.tokens, name="tokens"),
+    path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
+    path("audit/", audit.audit_log, name="audit"),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("registry.api.urls")),
+    path("", include((ui_patterns, "explorer"))),
 ]

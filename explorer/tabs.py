@@ -1,0 +1,57 @@
+"""Every tab of every object page, declared in one place: label, URL name and the action needed to see it.
+Object templates render whatever list their view hands them; a tab is its own view at its own URL."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from registry import permissions
+from registry.permissions import Action
+
+
+@dataclass(frozen=True)
+class Tab:
+    label: str
+    url_name: str
+    action: Action = Action.READ
+
+
+CATALOG_TABS = (
+    Tab("Overview", "explorer:catalog"),
+    Tab("Permissions", "explorer:catalog_permissions"),
+)
+SCHEMA_TABS = (
+    Tab("Overview", "explorer:schema"),
+    Tab("Permissions", "explorer:schema_permissions"),
+)
+MODEL_TABS = (
+    Tab("Overview", "explorer:model"),
+    Tab("Details", "explorer:model_details"),
+    Tab("Permissions", "explorer:model_permissions"),
+    Tab("Lineage", "explorer:model_lineage"),
+    Tab("History", "explorer:model_history"),
+)
+VERSION_TABS = (
+    Tab("Overview", "explorer:version"),
+    Tab("Artifacts", "explorer:version_artifacts"),
+    Tab("Lineage", "explorer:version_lineage"),
+    Tab("History", "explorer:version_history"),
+)
+
+
+@dataclass(frozen=True)
+class RenderedTab:
+    label: str
+    url: str
+    active: bool
+
+
+def render_tabs(tabs, *, actor, obj, kwargs: dict, active: str) -> list[RenderedTab]:
+    """The tabs `actor` may see on `obj`, with URLs; `active` is the URL name of the current tab."""
+    out = []
+    for tab in tabs:
+        if tab.action != Action.READ and not permissions.check(actor, tab.action, obj):
+            continue
+        out.append(RenderedTab(tab.label, reverse(tab.url_name, kwargs=kwargs), tab.url_name == active))
+    return out

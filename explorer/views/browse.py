@@ -1,0 +1,139 @@
+"""The catalog explorer: home, the lazy navigation tree, catalog and schema pages, and the header search."""
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs
+from explorer.views.common import paginate, ui_view
+from registry import selectors
+from registry.errors import InvalidParameter, NotFound
+from registry.models import RegisteredModelTag
+from registry.permissions import Action, check
+
+NAV_LIMIT = 100
+SEARCH_LIMIT = 25
+
+
+def catalog_crumbs(catalog) -> list[tuple[str, str]]:
+    return [("Catalogs", reverse("explorer:home")), (catalog.name, reverse("explorer:catalog", args=[catalog.name]))]
+
+
+def schema_crumbs(schema) -> list[tuple[str, str]]:
+    return catalog_crumbs(schema.catalog) + [(schema.name, reverse("explorer:schema", args=[schema.full_name]))]
+
+
+def model_crumbs(model) -> list[tuple[str, str]]:
+    crumbs = schema_crumbs(model.schema) if model.schema_id else [
+        ("Catalogs", reverse("explorer:home")), ("Workspace registry", reverse("explorer:workspace"))]
+    return crumbs + [(model.name, reverse("explorer:model", args=[model.full_name]))]
+
+
+def _schema_get(actor, full_name: str):
+    try:
+        return selectors.schema_get(actor=actor, full_name=full_name)
+    except InvalidParameter:
+        raise NotFound(f"Schema '{full_name}' does not exist.") from None
+
+
+def _catalog_get(actor, name: str):
+    try:
+        return selectors.catalog_get(actor=actor, name=name)
+    except InvalidParameter:
+        raise NotFound(f"Catalog '{name}' does not exist.") from None
+
+
+@ui_view
+def home(request: HttpRequest) -> HttpResponse:
+    catalogs = selectors.catalog_list_visible(actor=request.user).select_related("owner_user", "owner_group")
+    page = paginate(request, catalogs.order_by("name"))
+    workspace_count = selectors.model_list_visible(actor=request.user).filter(schema__isnull=True).count()
+    return render(request, "explorer/home.html", {"page": page, "workspace_count": workspace_count,
+                                                  "breadcrumbs": [("Catalogs", reverse("explorer:home"))]})
+
+
+@ui_view
+def catalog_page(request: HttpRequest, catalog: str) -> HttpResponse:
+    obj = _catalog_get(request.user, catalog)
+    schemas = selectors.schema_list_visible(actor=request.user, catalog=obj).select_related("owner_user", "owner_group")
+    page = paginate(request, schemas.order_by("name"))
+    return render(request, "explorer/catalog.html", {
+        "object": obj, "kind": "Catalog", "page": page, "breadcrumbs": catalog_crumbs(obj),
+        "tabs": render_tabs(CATALOG_TABS, actor=request.user, obj=obj, kwargs={"catalog": obj.name},
+                            active="explorer:catalog"),
+    })
+
+
+@ui_view
+def schema_page(request: HttpRequest, schema: str) -> HttpResponse:
+    obj = _schema_get(request.user, schema)
+    models = selectors.model_list_visible(actor=request.user, schema=obj)
+    page = paginate(request, models.order_by("name"))
+    return render(request, "explorer/schema.html", {
+        "object": obj, "kind": "Schema", "page": page, "breadcrumbs": schema_crumbs(obj),
+        "can_create_model": check(request.user, Action.CREATE_MODEL, obj).allowed,
+        "tabs": render_tabs(SCHEMA_TABS, actor=request.user, obj=obj, kwargs={"schema": obj.full_name},
+                            active="explorer:schema"),
+    })
+
+
+@ui_view
+def workspace_page(request: HttpRequest) -> HttpResponse:
+    models = selectors.model_list_visible(actor=request.user).filter(schema__isnull=True)
+    page = paginate(request, models.order_by("name"))
+    return render(request, "explorer/workspace.html", {
+        "page": page,
+        "breadcrumbs": [("Catalogs", reverse("explorer:home")), ("Workspace registry", reverse("explorer:workspace"))],
+    })
+
+
+# Navigation tree: each level is loaded when its node is opened ------------------------------------------
+
+@ui_view
+def nav_catalog(request: HttpRequest, catalog: str) -> HttpResponse:
+    obj = _catalog_get(request.user, catalog)
+    schemas = list(selectors.schema_list_visible(actor=request.user, catalog=obj).order_by("name")[:NAV_LIMIT + 1])
+    return render(request, "explorer/partials/nav_schemas.html", {
+        "catalog": obj, "schemas": schemas[:NAV_LIMIT], "more": len(schemas) > NAV_LIMIT})
+
+
+@ui_view
+def nav_schema(request: HttpRequest, schema: str) -> HttpResponse:
+    obj = _schema_get(request.user, schema)
+    models = list(selectors.model_list_visible(actor=request.user, schema=obj).order_by("name")[:NAV_LIMIT + 1])
+    return render(request, "explorer/partials/nav_models.html", {
+        "schema": obj, "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT,
+        "more_url": reverse("explorer:schema", args=[obj.full_name])})
+
+
+@ui_view
+def nav_workspace(request: HttpRequest) -> HttpResponse:
+    models = list(selectors.model_list_visible(actor=request.user).filter(schema__isnull=True)
+                  .order_by("name")[:NAV_LIMIT + 1])
+    return render(request, "explorer/partials/nav_models.html", {
+        "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT, "more_url": reverse("explorer:workspace")})
+
+
+# Search: catalogs, schemas and models by name, comment/description or tag -------------------------------
+
+@ui_view
+def search(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    results = {"catalogs": [], "schemas": [], "models": []}
+    if q:
+        actor = request.user
+        results["catalogs"] = list(selectors.catalog_list_visible(actor=actor)
+                                   .filter(Q(name__icontains=q) | Q(comment__icontains=q)).order_by("name")[:SEARCH_LIMIT])
+        results["schemas"] = list(selectors.schema_list_visible(actor=actor)
+                                  .filter(Q(name__icontains=q) | Q(comment__icontains=q))
+                                  .order_by("catalog__name", "name")[:SEARCH_LIMIT])
+        tagged = RegisteredModelTag.objects.filter(model=OuterRef("pk")).filter(Q(key__icontains=q) | Q(value__icontains=q))
+        results["models"] = list(selectors.model_list_visible(actor=actor)
+                                 .filter(Q(name__icontains=q) | Q(description__icontains=q) | Exists(tagged))
+                                 .order_by("schema__catalog__name", "schema__name", "name")[:SEARCH_LIMIT])
+    return render(request, "explorer/search.html", {
+        "q": q, "results": results, "limit": SEARCH_LIMIT,
+        "total": sum(len(v) for v in results.values()),
+        "breadcrumbs": [("Search", reverse("explorer:search"))]})

@@ -1,0 +1,325 @@
+"""Editors and dialogs on models and versions: aliases, tags, descriptions (with Generate), rename, delete and
+stage transitions. Each is a partial for the htmx modal shell and also a plain form post; every change goes
+through a registry service."""
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from explorer.forms import (
+    AliasDeleteForm,
+    AliasForm,
+    DeleteForm,
+    DescriptionForm,
+    RenameForm,
+    StageForm,
+    TagDeleteForm,
+    TagForm,
+    add_registry_error,
+)
+from explorer.generators import generate_description
+from explorer.markdown import render_markdown
+from explorer.views.common import dialog_done, render_dialog, require, ui_view
+from explorer.views.model import get_model
+from explorer.views.version import artifact_root, get_version
+from registry import storage
+from registry.errors import RegistryError
+from registry.models import ModelAlias, ModelVersion, ModelVersionTag
+from registry.permissions import Action
+from registry.services.aliases import alias_delete, alias_set
+from registry.services.models import registered_model_delete, registered_model_rename, registered_model_update
+from registry.services.tags import model_tag_delete, model_tag_set, version_tag_delete, version_tag_set
+from registry.services.versions import model_version_delete, model_version_transition_stage, model_version_update
+
+SIZE_WALK_LIMIT = 10_000
+
+
+def _model_url(model) -> str:
+    return reverse("explorer:model", args=[model.full_name])
+
+
+def _version_url(mv) -> str:
+    return reverse("explorer:version", kwargs={"name": mv.model.full_name, "version": mv.version})
+
+
+# Aliases ------------------------------------------------------------------------------------------------
+
+@ui_view
+def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    require(request.user, Action.MODIFY, model)
+    current = list(ModelAlias.objects.filter(model=model).select_related("version").order_by("alias"))
+    on_version = {a.alias: a.version.version for a in current}
+    versions = list(ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True)[:200])
+    try:
+        preset = int(request.GET.get("version", "") or (versions[0] if versions else 1))
+    except ValueError:
+        preset = versions[0] if versions else 1
+    form = AliasForm(initial={"version": preset})
+    delete_form = AliasDeleteForm()
+    confirm_move = ""
+    if request.method == "POST" and request.POST.get("op") == "delete":
+        delete_form = AliasDeleteForm(request.POST)
+        if delete_form.is_valid():
+            try:
+                alias_delete(actor=request.user, name=model.full_name, alias=delete_form.cleaned_data["alias"])
+            except RegistryError as exc:
+                add_registry_error(delete_form, exc)
+            else:
+                return dialog_done(request, _model_url(model))
+    elif request.method == "POST":
+        form = AliasForm(request.POST)
+        if form.is_valid():
+            alias, number = form.cleaned_data["alias"].strip(), form.cleaned_data["version"]
+            previous = next((v for a, v in on_version.items() if a.lower() == alias.lower()), None)
+            if previous is not None and previous != number and not request.POST.get("confirm_move"):
+                confirm_move = (f"'{alias}' is on version {previous}; adding it here moves it from version "
+                                f"{previous} to version {number}.")
+            else:
+                try:
+                    alias_set(actor=request.user, name=model.full_name, alias=alias, version=number)
+                except RegistryError as exc:
+                    add_registry_error(form, exc, "alias")
+                else:
+                    return dialog_done(request, _model_url(model))
+    limit = settings.REGISTRY_MAX_ALIASES_PER_MODEL
+    return render_dialog(request, "explorer/dialogs/aliases.html", {
+        "model": model, "form": form, "delete_form": delete_form, "current": current, "versions": versions,
+        "confirm_move": confirm_move, "limit": limit, "at_limit": len(current) >= limit,
+        "on_version_json": json.dumps(on_version),
+        "action_url": reverse("explorer:aliases", args=[model.full_name]),
+    }, title=f"Aliases of {model.full_name}")
+
+
+# Tags ---------------------------------------------------------------------------------------------------
+
+def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, str], set_tag, delete_tag,
+                back: str, action_url: str, title: str) -> HttpResponse:
+    form, delete_form = TagForm(), TagDeleteForm()
+    if request.method == "POST" and request.POST.get("op") == "delete":
+        delete_form = TagDeleteForm(request.POST)
+        if delete_form.is_valid():
+            try:
+                delete_tag(delete_form.cleaned_data["key"])
+            except RegistryError as exc:
+                add_registry_error(delete_form, exc)
+            else:
+                return dialog_done(request, back)
+    elif request.method == "POST":
+        form = TagForm(request.POST)
+        if form.is_valid():
+            try:
+                set_tag(form.cleaned_data["key"], form.cleaned_data["value"])
+            except RegistryError as exc:
+                add_registry_error(form, exc)
+            else:
+                return dialog_done(request, back)
+    limit = settings.REGISTRY_MAX_TAGS_PER_OBJECT
+    return render_dialog(request, "explorer/dialogs/tags.html", {
+        "target": target, "tags": tags, "form": form, "delete_form": delete_form, "limit": limit,
+        "at_limit": len(tags) >= limit, "suggestions": sorted(suggestions.items()),
+        "suggestions_json": json.dumps(suggestions), "action_url": action_url,
+        "max_value": settings.REGISTRY_MAX_TAG_VALUE_LENGTH,
+        "back_param": "model" if (request.POST.get("back") or request.GET.get("back")) == "model" else "",
+    }, title=title)
+
+
+@ui_view
+def model_tags_dialog(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    require(request.user, Action.TAG, model)
+    full = model.full_name
+    return _tag_dialog(
+        request, target=model, tags=list(model.tags.order_by("key")), suggestions={},
+        set_tag=lambda k, v: model_tag_set(actor=request.user, name=full, key=k, value=v),
+        delete_tag=lambda k: model_tag_delete(actor=request.user, name=full, key=k),
+        back=_model_url(model), action_url=reverse("explorer:model_tags", args=[full]), title=f"Tags of {full}")
+
+
+@ui_view
+def version_tags_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    require(request.user, Action.TAG, mv.model)
+    full = mv.model.full_name
+    # Keys already used on sibling versions, with their most recent value, to keep tagging consistent.
+    suggestions: dict[str, str] = {}
+    rows = (ModelVersionTag.objects.filter(version__model=mv.model).exclude(version=mv)
+            .order_by("-version__version").values_list("key", "value")[:500])
+    for key, value in rows:
+        suggestions.setdefault(key, value[:200])
+    back = request.POST.get("back") or request.GET.get("back")
+    back = _model_url(mv.model) if back == "model" else _version_url(mv)
+    return _tag_dialog(
+        request, target=mv, tags=list(mv.tags.order_by("key")), suggestions=dict(list(suggestions.items())[:100]),
+        set_tag=lambda k, v: version_tag_set(actor=request.user, name=full, version=mv.version, key=k, value=v),
+        delete_tag=lambda k: version_tag_delete(actor=request.user, name=full, version=mv.version, key=k),
+        back=back, action_url=reverse("explorer:version_tags", kwargs={"name": full, "version": mv.version}),
+        title=f"Tags of {full} version {mv.version}")
+
+
+# Descriptions -------------------------------------------------------------------------------------------
+
+def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_url: str, title: str) -> HttpResponse:
+    """States: write (default), preview, draft (a generated text shown for Accept / Edit / Cancel). Only
+    `save` and `accept` change anything."""
+    op = request.POST.get("op", "") if request.method == "POST" else ""
+    form = DescriptionForm(request.POST if op in ("save", "preview", "write") else None,
+                           initial={"description": obj.description})
+    state, draft, error = "write", "", ""
+    if op == "generate":
+        try:
+            draft = generate_description(obj, actor=request.user)
+            state = "draft"
+        except Exception as exc:  # a remote generator may fail in any way; the dialog must not
+            error = f"The description generator failed: {type(exc).__name__}: {str(exc)[:300]}"
+    elif op == "edit":
+        form = DescriptionForm(initial={"description": request.POST.get("draft", "")})
+    elif op == "accept":
+        draft = request.POST.get("draft", "")
+        try:
+            save(draft)
+        except RegistryError as exc:
+            state, error = "draft", exc.message
+        else:
+            return dialog_done(request, back)
+    elif op == "save" and form.is_valid():
+        try:
+            save(form.cleaned_data["description"])
+        except RegistryError as exc:
+            add_registry_error(form, exc, "description")
+        else:
+            return dialog_done(request, back)
+    elif op == "preview" and form.is_valid():
+        state = "preview"
+    text = form["description"].value() or ""
+    return render_dialog(request, "explorer/dialogs/description.html", {
+        "object": obj, "form": form, "state": state, "draft": draft, "draft_html": render_markdown(draft),
+        "preview_html": render_markdown(text) if state == "preview" else "", "text": text,
+        "original": obj.description, "error": error, "action_url": action_url,
+    }, title=title)
+
+
+@ui_view
+def model_description_dialog(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    require(request.user, Action.MODIFY, model)
+    full = model.full_name
+    return _description_dialog(
+        request, obj=model, save=lambda text: registered_model_update(actor=request.user, name=full, description=text),
+        back=_model_url(model), action_url=reverse("explorer:model_description", args=[full]),
+        title=f"Description of {full}")
+
+
+@ui_view
+def version_description_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    require(request.user, Action.MODIFY, mv.model)
+    full = mv.model.full_name
+    return _description_dialog(
+        request, obj=mv,
+        save=lambda text: model_version_update(actor=request.user, name=full, version=mv.version, description=text),
+        back=_version_url(mv), action_url=reverse("explorer:version_description", kwargs={"name": full, "version": mv.version}),
+        title=f"Description of {full} version {mv.version}")
+
+
+# Rename, delete, stage ----------------------------------------------------------------------------------
+
+@ui_view
+def rename_dialog(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    require(request.user, Action.MODIFY, model)
+    prefix = f"{model.schema.full_name}." if model.schema_id else ""
+    form = RenameForm(request.POST or None, initial={"new_name": model.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            renamed = registered_model_rename(actor=request.user, name=model.full_name,
+                                              new_name=prefix + form.cleaned_data["new_name"].strip())
+        except RegistryError as exc:
+            add_registry_error(form, exc, "new_name")
+        else:
+            return dialog_done(request, _model_url(renamed))
+    return render_dialog(request, "explorer/dialogs/rename.html", {
+        "model": model, "form": form, "prefix": prefix,
+        "action_url": reverse("explorer:model_rename", args=[model.full_name])}, title=f"Rename {model.full_name}")
+
+
+def _stored_size(location: str | None) -> tuple[int, bool]:
+    """Bytes stored under `location` (counting at most SIZE_WALK_LIMIT files), and whether it was cut short."""
+    if not location:
+        return 0, False
+    total = 0
+    try:
+        for count, (_, size) in enumerate(storage.walk_files(location)):
+            if count >= SIZE_WALK_LIMIT:
+                return total, True
+            total += size
+    except RegistryError:
+        return 0, False
+    return total, False
+
+
+@ui_view
+def model_delete_dialog(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    require(request.user, Action.DELETE, model)
+    form = DeleteForm(request.POST or None, expected=model.full_name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            registered_model_delete(actor=request.user, name=model.full_name)
+        except RegistryError as exc:
+            add_registry_error(form, exc)
+        else:
+            target = (reverse("explorer:schema", args=[model.schema.full_name]) if model.schema_id
+                      else reverse("explorer:workspace"))
+            return dialog_done(request, target)
+    size, partial = _stored_size(f"registry/{model.uid.hex}") if model.is_unity_catalog else (0, False)
+    return render_dialog(request, "explorer/dialogs/delete_model.html", {
+        "model": model, "form": form, "version_count": model.versions.count(),
+        "alias_count": ModelAlias.objects.filter(model=model).count(), "size": size, "size_partial": partial,
+        "action_url": reverse("explorer:model_delete", args=[model.full_name])}, title=f"Delete {model.full_name}")
+
+
+@ui_view
+def version_delete_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    require(request.user, Action.DELETE, mv.model)
+    expected = f"{mv.model.full_name}/{mv.version}"
+    form = DeleteForm(request.POST or None, expected=expected)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model_version_delete(actor=request.user, name=mv.model.full_name, version=mv.version)
+        except RegistryError as exc:
+            add_registry_error(form, exc)
+        else:
+            return dialog_done(request, _model_url(mv.model))
+    managed = mv.model.is_unity_catalog
+    size, partial = _stored_size(artifact_root(mv)) if managed else (0, False)
+    return render_dialog(request, "explorer/dialogs/delete_version.html", {
+        "version": mv, "model": mv.model, "form": form, "expected": expected, "managed": managed,
+        "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
+        "tag_count": mv.tags.count(), "size": size, "size_partial": partial,
+        "action_url": reverse("explorer:version_delete", kwargs={"name": mv.model.full_name, "version": mv.version}),
+    }, title=f"Delete version {mv.version} of {mv.model.full_name}")
+
+
+@ui_view
+def stage_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    require(request.user, Action.MODIFY, mv.model)
+    form = StageForm(request.POST or None, initial={"stage": mv.current_stage})
+    if request.method == "POST" and form.is_valid():
+        try:
+            model_version_transition_stage(
+                actor=request.user, name=mv.model.full_name, version=mv.version, stage=form.cleaned_data["stage"],
+                archive_existing_versions=form.cleaned_data["archive_existing_versions"])
+        except RegistryError as exc:
+            add_registry_error(form, exc)
+        else:
+            return dialog_done(request, _version_url(mv))
+    return render_dialog(request, "explorer/dialogs/stage.html", {
+        "version": mv, "model": mv.model, "form": form,
+        "action_url": reverse("explorer:version_stage", kwargs={"name": mv.model.full_name, "version": mv.version}),
+    }, title=f"Transition version {mv.version} of {mv.model.full_name}")

@@ -1,0 +1,104 @@
+"""The model page and its tabs: Overview, Details, Permissions, Lineage, History (each its own URL)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from explorer.tabs import MODEL_TABS, render_tabs
+from explorer.views.browse import model_crumbs
+from explorer.views.common import paginate, ui_view
+from explorer.views.permissions import permission_rows
+from registry import selectors
+from registry.errors import InvalidParameter, NotFound
+from registry.models import AuditEvent, ModelVersion, RegisteredModel
+from registry.permissions import Action, check
+
+VERSIONS_PER_PAGE = 50
+
+
+def get_model(actor, name: str) -> RegisteredModel:
+    try:
+        return selectors.model_get(actor=actor, name=name)
+    except InvalidParameter:
+        raise NotFound(selectors.model_not_found_message(name)) from None
+
+
+def model_abilities(actor, model: RegisteredModel) -> dict[str, bool]:
+    return {
+        "modify": check(actor, Action.MODIFY, model).allowed,
+        "tag": check(actor, Action.TAG, model).allowed,
+        "delete": check(actor, Action.DELETE, model).allowed,
+        "manage": check(actor, Action.MANAGE_GRANTS, model).allowed,
+    }
+
+
+def model_context(request: HttpRequest, model: RegisteredModel, active: str) -> dict:
+    return {
+        "object": model, "model": model, "kind": "Model" if model.is_unity_catalog else "Workspace model",
+        "breadcrumbs": model_crumbs(model), "can": model_abilities(request.user, model),
+        "tabs": render_tabs(MODEL_TABS, actor=request.user, obj=model, kwargs={"name": model.full_name}, active=active),
+    }
+
+
+@ui_view
+def model_overview(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    versions = (ModelVersion.objects.filter(model=model).select_related("created_by")
+                .prefetch_related("tags").order_by("-version"))
+    page = paginate(request, versions, size=VERSIONS_PER_PAGE)
+    aliases = selectors.aliases_by_version(model)
+    rows = [(mv, aliases.get(mv.version, [])) for mv in page.object_list]
+    alias_count = sum(len(v) for v in aliases.values())
+    context = model_context(request, model, "explorer:model")
+    context.update({
+        "page": page, "rows": rows, "aliases": sorted((a, v) for v, names in aliases.items() for a in names),
+        "alias_count": alias_count, "alias_limit": settings.REGISTRY_MAX_ALIASES_PER_MODEL,
+        "model_tags": list(model.tags.order_by("key")),
+    })
+    return render(request, "explorer/model_overview.html", context)
+
+
+@ui_view
+def model_details(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    context = model_context(request, model, "explorer:model_details")
+    context["version_count"] = ModelVersion.objects.filter(model=model).count()
+    return render(request, "explorer/model_details.html", context)
+
+
+@ui_view
+def model_permissions(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    context = model_context(request, model, "explorer:model_permissions")
+    context.update(permission_rows(model))
+    context["securable_kind"] = "model"
+    return render(request, "explorer/permissions.html", context)
+
+
+@ui_view
+def model_lineage(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    context = model_context(request, model, "explorer:model_lineage")
+    context["versions"] = (ModelVersion.objects.filter(model=model).select_related("copied_from__model__schema__catalog")
+                           .order_by("-version")[:50])
+    return render(request, "explorer/lineage.html", context)
+
+
+def model_events(model: RegisteredModel):
+    """Audit events on the model and on any of its current versions."""
+    version_ids = ModelVersion.objects.filter(model=model).annotate(sid=Cast("pk", CharField())).values("sid")
+    return AuditEvent.objects.filter(
+        Q(object_type="registeredmodel", object_id=str(model.pk))
+        | Q(object_type="modelversion", object_id__in=version_ids)
+    ).order_by("-created_at", "-id")
+
+
+@ui_view
+def model_history(request: HttpRequest, name: str) -> HttpResponse:
+    model = get_model(request.user, name)
+    context = model_context(request, model, "explorer:model_history")
+    context["page"] = paginate(request, model_events(model), size=50)
+    return render(request, "explorer/history.html", context)

@@ -1,0 +1,173 @@
+"""The model version page and its tabs: Overview, Artifacts (browse, preview, download), Lineage, History."""
+from __future__ import annotations
+
+import json
+import posixpath
+
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from explorer.generators import signature_fields
+from explorer.tabs import VERSION_TABS, render_tabs
+from explorer.views.browse import model_crumbs
+from explorer.views.common import paginate, ui_view
+from explorer.views.model import model_abilities
+from registry import selectors, storage
+from registry.artifact_access import authorize_artifact_path
+from registry.errors import InvalidParameter, NotFound
+from registry.models import AuditEvent, Job, ModelAlias, ModelVersion
+from registry.permissions import Action, check
+
+PREVIEW_LIMIT = 256 * 1024
+_TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "LICENSE", "README"}
+_TEXT_EXTENSIONS = {".txt", ".json", ".yaml", ".yml", ".md", ".py", ".cfg", ".ini", ".csv", ".toml", ".log", ".html"}
+
+
+def get_version(actor, name: str, version: int) -> ModelVersion:
+    try:
+        return selectors.version_get(actor=actor, name=name, version=version)
+    except InvalidParameter:
+        raise NotFound(selectors.version_not_found_message(name, version)) from None
+
+
+def version_context(request: HttpRequest, mv: ModelVersion, active: str) -> dict:
+    model = mv.model
+    kwargs = {"name": model.full_name, "version": mv.version}
+    crumbs = model_crumbs(model) + [(f"Version {mv.version}", reverse("explorer:version", kwargs=kwargs))]
+    return {
+        "object": mv, "model": model, "version": mv, "kind": "Model version", "breadcrumbs": crumbs,
+        "can": model_abilities(request.user, model),
+        "tabs": render_tabs(VERSION_TABS, actor=request.user, obj=model, kwargs=kwargs, active=active),
+    }
+
+
+@ui_view
+def version_overview(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    context = version_context(request, mv, "explorer:version")
+    job = None
+    if mv.status == "PENDING_REGISTRATION":
+        job = Job.objects.filter(model_version=mv, kind=Job.Kind.REGISTER).order_by("-created_at").first()
+    copied_from = None
+    if mv.copied_from_id:
+        source = ModelVersion.objects.select_related("model__schema__catalog").get(pk=mv.copied_from_id)
+        if check(request.user, Action.READ, source.model):
+            copied_from = source
+    context.update({
+        "inputs": signature_fields(mv.signature, "inputs"), "outputs": signature_fields(mv.signature, "outputs"),
+        "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
+        "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,
+        "uri_by_number": f"models:/{mv.model.full_name}/{mv.version}",
+    })
+    return render(request, "explorer/version_overview.html", context)
+
+
+def artifact_root(mv: ModelVersion) -> str | None:
+    location = mv.storage_location or ""
+    if not location.startswith("mlflow-artifacts:/"):
+        return None
+    return location.split(":/", 1)[1].strip("/")
+
+
+def _artifact_path(request: HttpRequest, mv: ModelVersion, sub: str) -> str:
+    """The store path of `sub` inside the version, authorized for the actor (NotFound otherwise)."""
+    root = artifact_root(mv)
+    if root is None:
+        raise NotFound("This version's artifacts are not in the managed store.")
+    sub = sub.strip("/")
+    if sub:
+        sub = storage.clean_relative_path(sub)
+    path = posixpath.join(root, sub) if sub else root
+    return authorize_artifact_path(request.user, path, write=False)
+
+
+def _is_text(name: str) -> bool:
+    return name in _TEXT_NAMES or posixpath.splitext(name)[1].lower() in _TEXT_EXTENSIONS
+
+
+def _preview(path: str, name: str, size: int) -> dict:
+    if not _is_text(name):
+        return {"kind": "binary"}
+    if size > PREVIEW_LIMIT:
+        return {"kind": "too_large", "limit": PREVIEW_LIMIT}
+    with storage.open_read(path) as handle:
+        data = handle.read(PREVIEW_LIMIT + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"kind": "binary"}
+    if name.endswith(".json"):
+        try:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass
+    return {"kind": "text", "text": text}
+
+
+@ui_view
+def version_artifacts(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    context = version_context(request, mv, "explorer:version_artifacts")
+    sub = request.GET.get("path", "")[:1000].strip("/")
+    context.update({"path": sub, "entries": [], "file": None, "unavailable": ""})
+    if mv.status != "READY":
+        context["unavailable"] = "Artifacts are shown once the registration has finished."
+        return render(request, "explorer/version_artifacts.html", context)
+    try:
+        path = _artifact_path(request, mv, sub)
+        if sub and not storage.is_file(path) and not storage.is_dir(path):
+            raise NotFound("No artifact at this path.")
+    except (NotFound, InvalidParameter):
+        context["unavailable"] = "No artifact at this path." if sub else "No artifacts are available for this version."
+        return render(request, "explorer/version_artifacts.html", context, status=404 if sub else 200)
+    base = reverse("explorer:version_artifacts", kwargs={"name": mv.model.full_name, "version": mv.version})
+    crumbs, acc = [("artifacts", base)], ""
+    for part in [p for p in sub.split("/") if p]:
+        acc = f"{acc}/{part}" if acc else part
+        crumbs.append((part, f"{base}?path={acc}"))
+    context["path_crumbs"] = crumbs
+    if sub and storage.is_file(path):
+        size = storage.size(path)
+        context["file"] = {"name": posixpath.basename(sub), "size": size, "path": sub,
+                           "preview": _preview(path, posixpath.basename(sub), size)}
+    else:
+        context["entries"] = [
+            {"name": e.path, "is_dir": e.is_dir, "size": e.size, "path": f"{sub}/{e.path}" if sub else e.path}
+            for e in storage.list_dir(path)[:1000]
+        ]
+    return render(request, "explorer/version_artifacts.html", context)
+
+
+@ui_view
+def version_artifact_download(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    if mv.status != "READY":
+        raise NotFound("Artifacts are not available before registration has finished.")
+    sub = request.GET.get("path", "")[:1000].strip("/")
+    if not sub:
+        raise NotFound("No file given.")
+    try:
+        path = _artifact_path(request, mv, sub)
+    except InvalidParameter:
+        raise NotFound("No artifact at this path.") from None
+    if not storage.is_file(path):
+        raise NotFound("No artifact at this path.")
+    return FileResponse(storage.open_read(path), as_attachment=True, filename=posixpath.basename(sub))
+
+
+@ui_view
+def version_lineage(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    context = version_context(request, mv, "explorer:version_lineage")
+    context["versions"] = [mv]
+    return render(request, "explorer/lineage.html", context)
+
+
+@ui_view
+def version_history(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    context = version_context(request, mv, "explorer:version_history")
+    events = AuditEvent.objects.filter(object_type="modelversion", object_id=str(mv.pk)).order_by("-created_at", "-id")
+    context["page"] = paginate(request, events, size=50)
+    return render(request, "explorer/history.html", context)

@@ -1,0 +1,157 @@
+"""The catalog explorer in a real browser (Debian chromium, headless, through Playwright): sign in, browse the
+tree to a model, set and reassign an alias, add a tag, generate and accept a description, delete a version —
+with no JavaScript errors. Screenshots of the main pages go to docs/screenshots/."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from registry.models import ModelAlias, ModelVersion, RegisteredModel
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+MODEL = "prod.ml_team.iris"
+
+
+@pytest.fixture
+def browser_page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.errors = errors
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_load_state("networkidle")  # lazy tree nodes loaded
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def submit_and_reload(page, selector: str) -> None:
+    """Click a dialog button whose success reloads the page (HX-Redirect), and wait for the new page's scripts."""
+    with page.expect_navigation():
+        page.click(selector)
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+
+
+def _setup(owner, reader):
+    from tests.explorer.conftest import SIGNATURE
+    from registry.services.aliases import alias_set
+    from registry.services.grants import grant_add
+    from registry.services.tags import version_tag_set
+    from registry.services.versions import model_version_mark_ready
+    from tests.registry.factories import make_model, make_version
+
+    model = make_model(owner, MODEL, description="Classifies **iris** flowers.")
+    for _ in range(3):
+        mv = make_version(owner, MODEL)
+        model_version_mark_ready(version_id=mv.pk, signature=SIGNATURE)
+    alias_set(actor=owner, name=MODEL, alias="Champion", version=2)
+    version_tag_set(actor=owner, name=MODEL, version=2, key="validation_status", value="approved")
+    make_model(owner, "prod.ml_team.fraud_detector", description="Flags fraudulent payments.")
+    grant_add(actor=owner, securable=model, principal=reader, privilege="EXECUTE")
+    return model
+
+
+def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, owner, reader, governed):
+    model = _setup(owner, reader)
+    page = browser_page
+    base = live_server.url
+
+    # Sign in.
+    page.goto(f"{base}/models/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", "owner")
+    page.fill("#id_password", "pw-owner")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/models/")
+    shot(page, "models-list")
+
+    # Browse the tree: catalog -> schema -> model (each level lazy-loaded).
+    page.goto(f"{base}/")
+    shot(page, "home")
+    page.locator("summary:has(a[href='/catalogs/prod/'])").click(position={"x": 4, "y": 8})
+    schema_summary = page.locator("summary:has(a[href='/schemas/prod.ml_team/'])")
+    schema_summary.wait_for()
+    schema_summary.click(position={"x": 4, "y": 8})
+    model_link = page.locator(f".sidebar a[href='/models/{MODEL}/']")
+    model_link.wait_for()
+    model_link.click()
+    page.wait_for_url(f"{base}/models/{MODEL}/")
+    shot(page, "model-overview")
+
+    # Set an alias on version 3 through the alias editor.
+    page.click("a[aria-label='Edit aliases of version 3']")
+    page.locator("#modal[open] #id_alias").fill("Challenger")
+    shot(page, "dialog-aliases")
+    submit_and_reload(page, "#modal button.primary")
+    page.wait_for_selector("text=@Challenger")
+    assert ModelAlias.objects.get(model=model, alias="Challenger").version.version == 3
+
+    # Reassign Champion (on version 2) to version 3: the editor says it moves, then moves it.
+    page.click("a[aria-label='Edit aliases of version 3']")
+    page.locator("#modal[open] #id_alias").fill("Champion")
+    page.wait_for_selector("#modal [data-alias-hint]:has-text('is on version 2')")
+    page.click("#modal button.primary")
+    page.wait_for_selector("#modal[open] .notice.warn:has-text(\"'Champion' is on version 2\")")
+    submit_and_reload(page, "#modal button.primary:has-text('Move alias')")
+    assert ModelAlias.objects.get(model=model, alias="Champion").version.version == 3
+
+    # Add a tag to the model.
+    page.click("section.panel:has(#tags-h) a.button")
+    page.locator("#modal[open] #id_key").fill("task")
+    page.locator("#modal[open] #id_value").fill("classification")
+    submit_and_reload(page, "#modal button.primary")
+    page.wait_for_selector("section.panel:has(#tags-h) .chip:has-text('task')")
+    assert model.tags.get(key="task").value == "classification"
+
+    # Description: Generate -> review the draft -> Accept.
+    page.click("section.panel:has(#desc-h) a.button")
+    page.wait_for_selector("#modal[open] textarea[name=description]")
+    page.click("#modal button:has-text('Generate')")
+    page.wait_for_selector("#modal [data-draft]")
+    shot(page, "dialog-description-draft")
+    assert RegisteredModel.objects.get(pk=model.pk).description == "Classifies **iris** flowers."
+    submit_and_reload(page, "#modal button:has-text('Accept')")
+    page.wait_for_selector("section.panel:has(#desc-h) .markdown:has-text('Unity Catalog model with 3 versions')")
+    assert "Champion" in RegisteredModel.objects.get(pk=model.pk).description
+
+    # Version page, then delete version 1 through the confirmation.
+    page.goto(f"{base}/models/{MODEL}/versions/3/")
+    shot(page, "version-overview")
+    page.goto(f"{base}/models/{MODEL}/permissions/")
+    shot(page, "model-permissions")
+    page.goto(f"{base}/models/{MODEL}/versions/1/")
+    page.click("summary:has-text('Actions')")
+    page.click("a:has-text('Delete version')")
+    page.locator("#modal[open] #id_confirm").fill("wrong")
+    page.click("#modal button.danger")
+    page.wait_for_selector("#modal .error")
+    assert ModelVersion.objects.filter(model=model, version=1).exists()
+    page.locator("#modal[open] #id_confirm").fill(f"{MODEL}/1")
+    shot(page, "dialog-delete-version")
+    submit_and_reload(page, "#modal button.danger")
+    assert page.url == f"{base}/models/{MODEL}/"
+    assert not ModelVersion.objects.filter(model=model, version=1).exists()
+    assert "Version 1<" not in page.content()
+
+    assert page.errors == []

