@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from explorer.health import healthz
-from explorer.views import account, audit, browse, console, dialogs, model, models_list, permissions, version
+from explorer.views import account, audit, browse, console, dialogs, lineage, model, models_list, permissions, version
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -47,6 +47,7 @@ ui_patterns = [
     path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
     path("audit/", audit.audit_log, name="audit"),
     path("console/", console.console, name="console"),
+    path("tables/<str:name>/", lineage.table_page, name="table"),
 ]
 
 urlpatterns = [

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from explorer.tabs import MODEL_TABS, render_tabs
 from explorer.views.browse import model_crumbs
 from explorer.views.common import paginate, ui_view
+from explorer.views.lineage import lineage_context
 from explorer.views.permissions import permission_rows
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
@@ -80,10 +81,16 @@ def model_permissions(request: HttpRequest, name: str) -> HttpResponse:
 
 @ui_view
 def model_lineage(request: HttpRequest, name: str) -> HttpResponse:
+    """The lineage of one version of the model (the latest unless ?version= picks another)."""
     model = get_model(request.user, name)
     context = model_context(request, model, "explorer:model_lineage")
-    context["versions"] = (ModelVersion.objects.filter(model=model).select_related("copied_from__model__schema__catalog")
-                           .order_by("-version")[:50])
+    numbers = list(ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True)[:200])
+    if numbers:
+        chosen = request.GET.get("version", "")
+        number = int(chosen) if chosen.isdigit() and int(chosen) in numbers else numbers[0]
+        context.update(lineage_context(request, f"model_version:{model.full_name}/{number}",
+                                       f"Lineage of {model.full_name} version {number}"))
+        context.update({"lineage_version_choices": numbers, "lineage_version": number})
     return render(request, "explorer/lineage.html", context)
 
 

@@ -12,6 +12,7 @@ from explorer.generators import signature_fields
 from explorer.tabs import VERSION_TABS, render_tabs
 from explorer.views.browse import model_crumbs
 from explorer.views.common import paginate, ui_view
+from explorer.views.lineage import lineage_context
 from explorer.views.model import model_abilities
 from registry import selectors, storage
 from registry.artifact_access import authorize_artifact_path
@@ -160,7 +161,8 @@ def version_artifact_download(request: HttpRequest, name: str, version: int) -> 
 def version_lineage(request: HttpRequest, name: str, version: int) -> HttpResponse:
     mv = get_version(request.user, name, version)
     context = version_context(request, mv, "explorer:version_lineage")
-    context["versions"] = [mv]
+    context.update(lineage_context(request, f"model_version:{mv.model.full_name}/{mv.version}",
+                                   f"Lineage of {mv.model.full_name} version {mv.version}"))
     return render(request, "explorer/lineage.html", context)
 
 
