@@ -190,3 +190,5 @@ ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = env_int("ARTIFACT_COPY_THROTTLE_BYTES_PER
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: test worker processes must see the test database too.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+# The "Generate" button's description drafter: a dotted path to a callable (explorer/generators.py).
+DESCRIPTION_GENERATOR = env_str("DESCRIPTION_GENERATOR", "")

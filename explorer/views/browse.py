@@ -10,6 +10,7 @@ from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs
 from explorer.views.common import paginate, ui_view
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
+from registry.lineage.selectors import table_search
 from registry.models import RegisteredModelTag
 from registry.permissions import Action, check
 
@@ -121,7 +122,7 @@ def nav_workspace(request: HttpRequest) -> HttpResponse:
 @ui_view
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
-    results = {"catalogs": [], "schemas": [], "models": []}
+    results = {"catalogs": [], "schemas": [], "models": [], "tables": []}
     if q:
         actor = request.user
         results["catalogs"] = list(selectors.catalog_list_visible(actor=actor)
@@ -133,6 +134,7 @@ def search(request: HttpRequest) -> HttpResponse:
         results["models"] = list(selectors.model_list_visible(actor=actor)
                                  .filter(Q(name__icontains=q) | Q(description__icontains=q) | Exists(tagged))
                                  .order_by("schema__catalog__name", "schema__name", "name")[:SEARCH_LIMIT])
+        results["tables"] = table_search(actor=actor, text=q, limit=SEARCH_LIMIT)
     return render(request, "explorer/search.html", {
         "q": q, "results": results, "limit": SEARCH_LIMIT,
         "total": sum(len(v) for v in results.values()),

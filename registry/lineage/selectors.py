@@ -120,3 +120,18 @@ def table_usage(*, actor, name: str) -> TableUsage:
                                 .order_by("model__schema__catalog__name", "model__schema__name", "model__name",
                                           "version"))
     return usage
+
+
+def table_search(*, actor, text: str, limit: int = 20) -> list[str]:
+    """Names of tables (recognised table inputs of runs the actor may read) whose name contains `text`."""
+    from registry.models import Dataset
+
+    readable = permissions.restrict(actor, Experiment.objects.all()).values("pk")
+    candidates = Dataset.objects.filter(experiment__in=readable, source__icontains=text).only(
+        "name", "source_type", "source")
+    names = set()
+    for dataset in candidates.iterator():
+        ref = classify(name=dataset.name, source_type=dataset.source_type, source_text=dataset.source)
+        if ref.kind == "table" and text.lower() in ref.name.lower():
+            names.add(ref.name)
+    return sorted(names)[:limit]

@@ -84,3 +84,10 @@ def test_a_copy_reader_sees_the_source_as_restricted_without_its_name(admin, cli
 @pytest.mark.parametrize("query", ["?depth=abc", "?depth=-5", "?direction=sideways", "?version=999"])
 def test_odd_lineage_parameters_fall_back_to_defaults(client_for, owner, lineage_model, query):
     assert client_for(owner).get(f"/models/{MODEL}/lineage/{query}").status_code == 200
+
+
+def test_search_finds_tables_used_as_inputs(client_for, owner, outsider, lineage_model):
+    html = client_for(owner).get("/search/?q=iris_table").content.decode()
+    assert 'href="/tables/prod.ml_team.iris_table/"' in html
+    Experiment.objects.filter(pk=0).update(open_to_all=False)
+    assert "iris_table" not in client_for(outsider).get("/search/?q=iris_table").content.decode().split("</form>")[1]
