@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from explorer import tracking_urls
 from explorer.health import healthz
 from explorer.views import account, audit, browse, console, dialogs, lineage, model, models_list, permissions, version
 
@@ -48,6 +49,7 @@ ui_patterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("console/", console.console, name="console"),
     path("tables/<str:name>/", lineage.table_page, name="table"),
+    *tracking_urls.patterns,
 ]
 
 urlpatterns = [

@@ -1,0 +1,3 @@
+"""UI routes of the tracking pages (experiments, runs)."""
+
+patterns: list = []
