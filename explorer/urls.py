@@ -3,7 +3,8 @@ from django.urls import include, path
 
 from explorer import tracking_urls
 from explorer.health import healthz
-from explorer.views import account, audit, browse, console, dialogs, lineage, model, models_list, permissions, version
+from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
+                            version)
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -44,6 +45,9 @@ ui_patterns = [
          name="version_description"),
     path("models/<str:name>/versions/<int:version>/delete/", dialogs.version_delete_dialog, name="version_delete"),
     path("models/<str:name>/versions/<int:version>/stage/", dialogs.stage_dialog, name="version_stage"),
+    path("models/<str:name>/versions/<int:version>/copy/", jobs.copy_dialog, name="version_copy"),
+    path("jobs/", jobs.jobs_page, name="jobs"),
+    path("jobs/<int:job_id>/status/", jobs.job_status, name="job_status"),
     path("settings/tokens/", account.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
     path("audit/", audit.audit_log, name="audit"),

@@ -49,7 +49,7 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     context = version_context(request, mv, "explorer:version")
     job = None
     if mv.status == "PENDING_REGISTRATION":
-        job = Job.objects.filter(model_version=mv, kind=Job.Kind.REGISTER).order_by("-created_at").first()
+        job = Job.objects.filter(model_version=mv, kind__in=(Job.Kind.REGISTER, Job.Kind.COPY)).order_by("-created_at").first()
     copied_from = None
     if mv.copied_from_id:
         source = ModelVersion.objects.select_related("model__schema__catalog").get(pk=mv.copied_from_id)
