@@ -55,3 +55,9 @@ def render_tabs(tabs, *, actor, obj, kwargs: dict, active: str) -> list[Rendered
             continue
         out.append(RenderedTab(tab.label, reverse(tab.url_name, kwargs=kwargs), tab.url_name == active))
     return out
+
+
+RUN_TABS = (
+    Tab("Overview", "explorer:run"),
+    Tab("Lineage", "explorer:run_lineage"),
+)

@@ -1,3 +1,12 @@
 """UI routes of the tracking pages (experiments, runs)."""
+from django.urls import path
 
-patterns: list = []
+from explorer.views import tracking
+
+patterns: list = [
+    path("experiments/", tracking.experiments, name="experiments"),
+    path("experiments/<str:experiment_id>/", tracking.experiment, name="experiment"),
+    path("runs/<str:run_id>/", tracking.run_overview, name="run"),
+    path("runs/<str:run_id>/lineage/", tracking.run_lineage, name="run_lineage"),
+    path("runs/<str:run_id>/register/", tracking.register_model_dialog, name="run_register"),
+]
