@@ -48,7 +48,7 @@ def _publish(job_id: int) -> None:
     from registry.tasks import run_job
 
     try:
-        result = run_job.apply_async(args=[job_id], retry=False)
+        result = run_job.apply_async(args=[job_id], retry=False, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     except Exception:  # broker down: the job row stays QUEUED and the sweeper publishes it later
         log.warning("could not publish job %s; it stays queued until the broker is back", job_id, exc_info=True)
         return

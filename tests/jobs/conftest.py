@@ -65,12 +65,25 @@ def _job_settings(settings):
             setattr(settings, key, int(value))
 
 
+# The session-wide worker of tests/conftest.py consumes the default queue; these tests start workers with their
+# own settings (short leases, throttles), so their jobs go to a queue only those workers consume.
+JOBS_QUEUE = f"{os.environ.get('CELERY_QUEUE', 'explorer')}-jobs"
+
+
 @pytest.fixture(autouse=True)
-def _empty_queue():
+def _own_queue(settings):
+    settings.CELERY_TASK_DEFAULT_QUEUE = JOBS_QUEUE
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue(_own_queue):
     """Messages left by an earlier test (retries, sweeper republishes) must not leak into this one."""
     from explorer.celery import app
 
-    app.control.purge()
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        channel.queue_declare(queue=JOBS_QUEUE)
+        channel.queue_purge(JOBS_QUEUE)
     yield
 
 
@@ -80,7 +93,8 @@ def start_worker(worker_env, tmp_path):
     started: list[BeatWorker] = []
 
     def start(*, throttle: int = 0, concurrency: int = 1, **extra) -> BeatWorker:
-        env = {**worker_env, **JOB_ENV, "ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC": str(throttle), **extra}
+        env = {**worker_env, **JOB_ENV, "CELERY_QUEUE": JOBS_QUEUE, "ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC": str(throttle),
+               **extra}
         n = len(started)
         worker = BeatWorker(env, tmp_path / f"worker-{n}.log", tmp_path / f"beat-{n}")
         worker.start(concurrency=concurrency)
