@@ -62,16 +62,8 @@ class CatalogDetailView(APIView):
         return Response(catalog_info(catalog_get(actor=request.user, name=name)))
 
     def patch(self, request, name: str):
-        body = body_of(request)
-        owner = body.get("owner")
-        if owner is not None:
-            principal_resolve(owner)  # an unknown owner is refused before anything changes
-        catalog = catalog_get(actor=request.user, name=name)
-        if body.get("comment") is not None or body.get("new_name") is not None:
-            catalog = catalog_update(actor=request.user, name=name, comment=body.get("comment"),
-                                     new_name=body.get("new_name"))
-        if owner is not None:
-            catalog = update_owner(request, catalog, owner)
+        catalog = _patch(request, catalog_get(actor=request.user, name=name),
+                         lambda **changes: catalog_update(actor=request.user, name=name, **changes))
         return Response(catalog_info(catalog))
 
     def delete(self, request, name: str):
@@ -101,18 +93,24 @@ class SchemaDetailView(APIView):
         return Response(schema_info(schema_get(actor=request.user, full_name=full_name)))
 
     def patch(self, request, full_name: str):
-        body = body_of(request)
-        owner = body.get("owner")
-        if owner is not None:
-            principal_resolve(owner)
-        schema = schema_get(actor=request.user, full_name=full_name)
-        if body.get("comment") is not None or body.get("new_name") is not None:
-            schema = schema_update(actor=request.user, full_name=full_name, comment=body.get("comment"),
-                                   new_name=body.get("new_name"))
-        if owner is not None:
-            schema = update_owner(request, schema, owner)
+        schema = _patch(request, schema_get(actor=request.user, full_name=full_name),
+                        lambda **changes: schema_update(actor=request.user, full_name=full_name, **changes))
         return Response(schema_info(schema))
 
     def delete(self, request, full_name: str):
         schema_delete(actor=request.user, full_name=full_name, force=force_param(request))
         return Response({})
+
+
+def _patch(request, securable, update):
+    """UC's PATCH of a catalog or schema: `comment`/`new_name` through `update`, then `owner`. An unknown owner is
+    refused before anything changes."""
+    body = body_of(request)
+    owner = body.get("owner")
+    if owner is not None:
+        principal_resolve(owner)
+    if body.get("comment") is not None or body.get("new_name") is not None:
+        securable = update(comment=body.get("comment"), new_name=body.get("new_name"))
+    if owner is not None:
+        securable = update_owner(request, securable, owner)
+    return securable
