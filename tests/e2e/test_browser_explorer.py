@@ -155,3 +155,82 @@ def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, ow
     assert "Version 1<" not in page.content()
 
     assert page.errors == []
+
+
+def _with_artifacts(mv) -> None:
+    """Give a READY version real managed artifacts (an MLmodel with a signature and a data file) so a copy job
+    has something to copy and verify."""
+    import io
+
+    import yaml
+
+    from registry import storage
+    from registry.sources import artifact_path_of
+
+    location = artifact_path_of(mv.storage_location)
+    mlmodel = yaml.safe_dump({"artifact_path": "model", "signature": {
+        "inputs": '[{"type": "double", "name": "x"}]', "outputs": '[{"type": "long"}]'}})
+    storage.save_stream(f"{location}/MLmodel", io.BytesIO(mlmodel.encode()))
+    storage.save_stream(f"{location}/model.bin", io.BytesIO(b"weights" * 1000))
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", f"pw-{username}")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_grant_to_a_group_then_copy_a_version_and_watch_the_job(transactional_db, live_server, celery_worker,
+                                                                browser_page, admin, owner, reader, member, team,
+                                                                governed):
+    from registry.services.grants import grant_add
+
+    model = _setup(owner, reader)
+    _with_artifacts(ModelVersion.objects.get(model=model, version=3))
+    grant_add(actor=admin, securable=governed.catalog, principal=team, privilege="USE CATALOG")
+    grant_add(actor=admin, securable=governed, principal=team, privilege="USE SCHEMA")
+    page, base = browser_page, live_server.url
+
+    # The group member does not see the model yet.
+    sign_in(page, base, "member")
+    assert page.goto(f"{base}/models/{MODEL}/").status == 404
+    page.errors.clear()  # the browser logs the expected 404 itself
+    page.context.clear_cookies()
+
+    # The owner grants EXECUTE to the group through the Permissions tab's dialog.
+    sign_in(page, base, "owner")
+    page.goto(f"{base}/models/{MODEL}/permissions/")
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    page.click("a.button:has-text('Grant')")
+    page.locator("#modal[open] #id_principal").fill("ml_team")
+    page.check("#modal[open] input[value='EXECUTE']")
+    submit_and_reload(page, "#modal button.primary")
+    page.wait_for_selector("text=ml_team")
+
+    # Copy version 3 to a new model and follow the job until the version is READY.
+    page.goto(f"{base}/models/{MODEL}/versions/3/")
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    page.click("summary:has-text('Actions')")
+    page.click("a:has-text('Copy to another model')")
+    page.locator("#modal[open] #id_destination").fill("prod.ml_team.iris_promoted")
+    submit_and_reload(page, "#modal button.primary")
+    assert page.url == f"{base}/models/prod.ml_team.iris_promoted/versions/1/"
+    page.wait_for_selector(".banner.pending", state="detached", timeout=60_000)  # the poll reloads the page at the end
+    copy = ModelVersion.objects.get(model__name="iris_promoted", version=1)
+    assert copy.status == "READY" and copy.copied_from.version == 3
+    shot(page, "version-copied")
+    page.goto(f"{base}/jobs/")
+    page.wait_for_selector("text=iris_promoted v1")
+    shot(page, "jobs")
+    page.context.clear_cookies()
+
+    # The member now sees the model (through the group's grant) but not the copy (no grant there).
+    sign_in(page, base, "member")
+    assert page.goto(f"{base}/models/{MODEL}/").status == 200
+    assert page.goto(f"{base}/models/prod.ml_team.iris_promoted/").status == 404
+    page.errors.clear()
+    page.goto(f"{base}/models/{MODEL}/lineage/?version=3")
+    shot(page, "model-lineage")
+    assert page.errors == []
