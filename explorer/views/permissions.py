@@ -68,16 +68,21 @@ def _securable_tabs(request, obj, active_kind: str):
     return render_tabs(SCHEMA_TABS, actor=request.user, obj=obj, kwargs={"schema": obj.full_name}, active=active_kind)
 
 
+def _permissions_page(request: HttpRequest, obj, *, kind: str, crumbs, active: str) -> HttpResponse:
+    context = {"object": obj, "kind": kind.capitalize(), "breadcrumbs": crumbs, "securable_kind": kind,
+               "can": {"manage": check(request.user, Action.MANAGE_GRANTS, obj).allowed},
+               "tabs": _securable_tabs(request, obj, active)}
+    context.update(permission_rows(obj))
+    return render(request, "explorer/permissions.html", context)
+
+
 @ui_view
 def catalog_permissions(request: HttpRequest, catalog: str) -> HttpResponse:
     from explorer.views.browse import _catalog_get, catalog_crumbs
 
     obj = _catalog_get(request.user, catalog)
-    context = {"object": obj, "kind": "Catalog", "breadcrumbs": catalog_crumbs(obj), "securable_kind": "catalog",
-               "can": {"manage": check(request.user, Action.MANAGE_GRANTS, obj).allowed},
-               "tabs": _securable_tabs(request, obj, "explorer:catalog_permissions")}
-    context.update(permission_rows(obj))
-    return render(request, "explorer/permissions.html", context)
+    return _permissions_page(request, obj, kind="catalog", crumbs=catalog_crumbs(obj),
+                             active="explorer:catalog_permissions")
 
 
 @ui_view
@@ -85,11 +90,8 @@ def schema_permissions(request: HttpRequest, schema: str) -> HttpResponse:
     from explorer.views.browse import _schema_get, schema_crumbs
 
     obj = _schema_get(request.user, schema)
-    context = {"object": obj, "kind": "Schema", "breadcrumbs": schema_crumbs(obj), "securable_kind": "schema",
-               "can": {"manage": check(request.user, Action.MANAGE_GRANTS, obj).allowed},
-               "tabs": _securable_tabs(request, obj, "explorer:schema_permissions")}
-    context.update(permission_rows(obj))
-    return render(request, "explorer/permissions.html", context)
+    return _permissions_page(request, obj, kind="schema", crumbs=schema_crumbs(obj),
+                             active="explorer:schema_permissions")
 
 
 def securable_get(actor, kind: str, name: str):
