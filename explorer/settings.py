@@ -5,7 +5,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from explorer.env import env_bool, env_int, env_list, env_str
+from explorer.env import env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -185,6 +185,9 @@ JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 JOB_STALE_QUEUED_SECONDS = env_int("JOB_STALE_QUEUED_SECONDS", 30, minimum=1)
 JOB_RETRY_BACKOFF_MS = env_int("JOB_RETRY_BACKOFF_MS", 2000, minimum=1)
+# How copies of artifacts are verified: every byte of the copy is read back and its CRC-32 (default; what
+# object stores use for transfers) or SHA-256 must equal the checksum recorded for the source at upload.
+ARTIFACT_COPY_VERIFY = env_choice("ARTIFACT_COPY_VERIFY", "crc32", ("crc32", "sha256"))
 # Test hook: slow every artifact copy down to this rate so progress can be watched mid-flight (0 = off).
 ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = env_int("ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC", 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import posixpath
 import time
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import yaml
 from django.conf import settings
 from django.db import transaction
 
-from registry import storage
+from registry import storage, storage_copy
 from registry.jobs import JobFailed, hold, progress
 from registry.models import Job, ModelVersion
 
@@ -21,7 +21,6 @@ NO_SIGNATURE_MESSAGE = (
     "signature=mlflow.models.infer_signature(X, model.predict(X)), then register the new model."
 )
 _PROGRESS_EVERY = 0.5  # seconds between progress writes
-_VERIFY_THREADS = 4
 
 
 def read_signature(mlmodel_text: str) -> dict:
@@ -45,8 +44,9 @@ def read_signature(mlmodel_text: str) -> dict:
 
 
 class _Meter:
-    """Counts copied bytes, writes progress (and so renews the lease) at most every _PROGRESS_EVERY seconds,
-    and applies ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC, the test hook that stretches a copy."""
+    """Counts copied bytes from the copy threads, applies ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC there (the test
+    hook that stretches a copy), and writes progress (so renewing the lease) from the job's own thread at most
+    every _PROGRESS_EVERY seconds: database connections belong to one thread."""
 
     def __init__(self, job: Job):
         self.job = job
@@ -54,6 +54,7 @@ class _Meter:
         self.files = 0
         self.rate = settings.ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC
         self.started = self.last = time.monotonic()
+        self.lock = threading.Lock()
 
     def heartbeat(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -61,15 +62,15 @@ class _Meter:
             self.last = now
             progress(self.job, files_done=self.files, bytes_done=self.bytes)
 
-    def advance(self, n: int) -> None:
-        self.bytes += n
+    def advance(self, n: int) -> None:  # on a copy thread
+        with self.lock:
+            self.bytes += n
+            done = self.bytes
         while self.rate:
-            behind = self.bytes / self.rate - (time.monotonic() - self.started)
+            behind = done / self.rate - (time.monotonic() - self.started)
             if behind <= 0:
                 break
-            time.sleep(min(behind, 0.2))  # short naps, so the lease keeps being renewed
-            self.heartbeat()
-        self.heartbeat()
+            time.sleep(min(behind, 0.2))
 
     def file_done(self) -> None:
         self.files += 1
@@ -101,10 +102,14 @@ def register_version(job: Job) -> None:
     storage.delete_tree(destination)
     progress(job, files_done=0, bytes_done=0, files_total=len(files), bytes_total=total, message="Copying artifacts")
     meter = _Meter(job)
-    checksums = copy_files(source, destination, files, on_chunk=meter.advance, on_file=meter.file_done)
+    try:
+        # Every file is verified as it is copied: its copy's SHA-256 must equal the source's.
+        storage_copy.copy_tree(source, destination, files, on_bytes=meter.advance, on_file=meter.file_done,
+                               on_tick=meter.heartbeat)
+    except storage_copy.CorruptedArtifact as exc:
+        raise JobFailed(str(exc)) from None
     meter.heartbeat(force=True)
-    progress(job, message="Verifying")
-    verify_files(destination, files, checksums, on_file=meter.heartbeat)
+    progress(job, message="Flushing to disk")
     storage.flush_to_disk()  # READY promises the copy survives a crash
     from registry.services.versions import model_version_mark_ready
 
@@ -113,37 +118,3 @@ def register_version(job: Job) -> None:
         hold(job)
         model_version_mark_ready(version_id=mv.pk, signature=signature)
     progress(job, message=f"Registered {len(files)} files ({total} bytes)")
-
-
-def copy_files(source: str, destination: str, files: list[tuple[str, int]], *, on_chunk=None,
-               on_file=None) -> dict[str, str]:
-    """Copy every (relative path, size) from `source` to `destination` through the storage layer, hashing
-    on the way; returns the SHA-256 of each file as read from the source."""
-    checksums = {}
-    for rel, size in files:
-        written, digest = storage.copy_file(posixpath.join(source, rel), posixpath.join(destination, rel),
-                                            on_chunk=on_chunk)
-        if written != size:
-            raise RuntimeError(f"{rel}: copied {written} bytes, expected {size}")
-        checksums[rel] = digest
-        if on_file is not None:
-            on_file()
-    return checksums
-
-
-def verify_files(destination: str, files: list[tuple[str, int]], checksums: dict[str, str], *, on_file=None) -> None:
-    """Read the copies back: sizes and SHA-256 must match what was read from the source. Files are hashed on
-    a few threads (hashlib and file reads release the GIL), which matters for models of a few large files."""
-
-    def check(item: tuple[str, int]) -> str | None:
-        rel, size = item
-        target = posixpath.join(destination, rel)
-        ok = storage.size(target) == size and storage.sha256_of(target) == checksums[rel]
-        return None if ok else rel
-
-    with ThreadPoolExecutor(max_workers=_VERIFY_THREADS) as pool:
-        for bad in pool.map(check, files):
-            if bad is not None:
-                raise RuntimeError(f"verification failed for {bad}")
-            if on_file is not None:
-                on_file()  # the heartbeat writes to the database: only from this thread

@@ -1,6 +1,7 @@
-"""The only module that touches artifact bytes. Everything goes through a Django storage backend (the
-filesystem by default, S3-compatible storage when configured), and every client-supplied path is normalised
-and confined to the artifact root before use."""
+"""With storage_copy.py, the only module that touches artifact bytes. Everything goes through a Django storage
+backend (the filesystem by default, S3-compatible storage when configured), and every client-supplied path is
+normalised and confined to the artifact root before use. Every file written is recorded with its SHA-256 in
+the artifact manifest (registry.artifact_manifest) and every deletion forgets it."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,6 @@ import posixpath
 import shutil
 import uuid
 from dataclasses import dataclass
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import IO, Iterator
 from urllib.parse import unquote
@@ -21,6 +21,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from registry import artifact_manifest
 from registry.errors import InvalidParameter, NotFound
 
 CHUNK_SIZE = 1024 * 1024
@@ -144,8 +145,18 @@ def _confined(path: str) -> bool:
 
 
 def walk_files(path: str) -> Iterator[tuple[str, int]]:
-    """(path relative to `path`, size) of every file below `path`, depth first."""
+    """(path relative to `path`, size) of every file below `path`, depth first (directories first, then
+    files, each sorted by name). Anything that resolves outside the root and in-progress uploads are left
+    out, as in list_dir."""
     path = clean_relative_path(path)
+    fs = _filesystem()
+    if fs is not None:
+        try:
+            top = fs.path(path)
+        except InvalidParameter:
+            return
+        yield from _scan_files(top, "", os.path.realpath(fs.location))
+        return
     for entry in list_dir(path):
         child = posixpath.join(path, entry.path) if path else entry.path
         if entry.is_dir:
@@ -153,6 +164,33 @@ def walk_files(path: str) -> Iterator[tuple[str, int]]:
                 yield posixpath.join(entry.path, sub), size
         else:
             yield entry.path, entry.size or 0
+
+
+def _scan_files(directory: str, prefix: str, root: str) -> Iterator[tuple[str, int]]:
+    """walk_files on the filesystem with one scandir per directory; only symlinks need resolving to be
+    confined (a plain entry below a confined directory is inside the root)."""
+    try:
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    dirs, files = [], []
+    for entry in entries:
+        if entry.is_symlink():
+            real = os.path.realpath(entry.path)
+            if not real.startswith(root + os.sep):
+                continue
+        try:
+            if entry.is_dir():
+                dirs.append(entry)
+            elif entry.is_file() and not entry.name.startswith(PARTIAL_PREFIX):
+                files.append((entry.name, entry.stat().st_size))
+        except OSError:
+            continue  # vanished or dangling: not an artifact
+    for entry in dirs:
+        yield from _scan_files(entry.path, f"{prefix}{entry.name}/", root)
+    for name, size in files:
+        yield f"{prefix}{name}", size
 
 
 def exists(path: str) -> bool:
@@ -207,6 +245,7 @@ class _HashingReader:
     def __init__(self, stream: IO[bytes], on_chunk=None, expected_size: int | None = None):
         self.stream = stream
         self.sha256 = hashlib.sha256()
+        self.crc32 = artifact_manifest.Crc32()
         self.bytes = 0
         self.on_chunk = on_chunk
         self.expected_size = expected_size
@@ -215,6 +254,7 @@ class _HashingReader:
         data = self.stream.read(n if n and n > 0 else CHUNK_SIZE)
         if data:
             self.sha256.update(data)
+            self.crc32.update(data)
             self.bytes += len(data)
             if self.on_chunk:
                 self.on_chunk(len(data))
@@ -242,7 +282,11 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
         if fs is not None and os.path.isdir(fs.path(path)):
             raise InvalidParameter(f"Cannot write artifact '{path}': a directory of that name exists.")
         storage.save(target, _ChunkedFile(reader))
+        stat = None
         if fs is not None:
+            # Stat the hidden file before the rename (which keeps its inode and mtime), so a concurrent upload
+            # of the same path can never lend this checksum its own file's identity.
+            stat = os.stat(fs.path(target))
             os.replace(fs.path(target), fs.path(path))
     except BaseException as exc:
         _discard(storage, target)
@@ -251,7 +295,9 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
         if isinstance(exc, OSError) and not isinstance(exc, PermissionError):
             raise InvalidParameter(f"Cannot write artifact '{path}': {exc.strerror or exc}.") from None
         raise
-    return reader.bytes, reader.sha256.hexdigest()
+    digest = reader.sha256.hexdigest()
+    artifact_manifest.record([(path, reader.bytes, stat, digest, reader.crc32.hexdigest())])
+    return reader.bytes, digest
 
 
 def _discard(storage: Storage, name: str) -> None:
@@ -281,62 +327,6 @@ class _ChunkedFile(File):
         return True
 
 
-_KERNEL_COPY_CHUNK = 8 * 1024 * 1024
-
-
-def copy_file(source: str, destination: str, *, on_chunk=None) -> tuple[int, str]:
-    """Copy one artifact inside the store; returns (bytes, SHA-256 of the source).
-
-    On the filesystem the kernel copies the bytes (copy_file_range, as `cp` does) while another thread hashes
-    the source, so hashing costs no extra wall time; other backends stream through `save_stream`."""
-    fs = _filesystem()
-    if fs is None:
-        with open_read(source) as handle:
-            return save_stream(destination, handle, on_chunk=on_chunk)
-    source_path = fs.path(clean_relative_path(source))
-    destination = clean_relative_path(destination)
-    target_path = fs.path(destination)
-    os.makedirs(os.path.dirname(target_path), exist_ok=True)
-    partial = os.path.join(os.path.dirname(target_path), f"{PARTIAL_PREFIX}{uuid.uuid4().hex}")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        source_digest = pool.submit(_sha256_of_file, source_path)
-        try:
-            copied = _kernel_copy(source_path, partial, on_chunk)
-            os.replace(partial, target_path)
-        except BaseException:
-            try:
-                os.unlink(partial)
-            except OSError:
-                pass
-            raise
-        return copied, source_digest.result()
-
-
-def _kernel_copy(source_path: str, target_path: str, on_chunk) -> int:
-    copied = 0
-    with open(source_path, "rb") as fin, open(target_path, "wb") as fout:
-        while True:
-            try:
-                n = os.copy_file_range(fin.fileno(), fout.fileno(), _KERNEL_COPY_CHUNK)
-            except OSError:  # not supported between these files: copy through user space
-                chunk = fin.read(CHUNK_SIZE)
-                n = len(chunk)
-                fout.write(chunk)
-            if n == 0:
-                return copied
-            copied += n
-            if on_chunk is not None:
-                on_chunk(n)
-
-
-def _sha256_of_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_SIZE):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def flush_to_disk() -> None:
     """Make what was written durable before it is declared complete (filesystem backends only; object
     stores acknowledge durable writes themselves)."""
@@ -357,6 +347,7 @@ def delete(path: str) -> None:
     storage = artifact_storage()
     if storage.exists(path) and is_file(path):
         storage.delete(path)
+    artifact_manifest.forget(path)
 
 
 def delete_tree(path: str) -> int:
@@ -365,6 +356,7 @@ def delete_tree(path: str) -> int:
     path = clean_relative_path(path)
     if not path:
         raise InvalidParameter("Refusing to delete the whole artifact root.")
+    artifact_manifest.forget(path)
     fs = _filesystem()
     if fs is None:
         storage = artifact_storage()

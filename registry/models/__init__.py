@@ -1,4 +1,5 @@
 """The registry's tables: governance (catalogs, schemas, grants), models and versions, tracking, jobs, audit."""
+from registry.models.artifacts import ArtifactChecksum
 from registry.models.audit import AuditEvent
 from registry.models.governance import Catalog, Grant, Privilege, Schema
 from registry.models.jobs import Job
@@ -26,7 +27,7 @@ from registry.models.tracking import (
 )
 
 __all__ = [
-    "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
+    "ArtifactChecksum", "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunOutput",
     "RunTag", "Schema",

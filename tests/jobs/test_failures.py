@@ -87,3 +87,26 @@ def test_job_enqueued_in_a_rolled_back_transaction_never_runs(catalogs, owner, s
     # The worker received exactly one job message: the committed one.
     received = [line for line in worker.log_text().splitlines() if "registry.tasks.run_job[" in line and "received" in line]
     assert len(received) == 1, received
+
+
+def test_registering_from_a_silently_corrupted_source_fails_at_once_with_the_reason(catalogs, owner, settings):
+    """The manifest says what the uploaded bytes were; a stored file that changed without a write (same size,
+    mtime and inode) is reported, not copied, and retrying would not help: FAILED on the first attempt."""
+    from registry.jobs import execute
+
+    run, _ = logged_run(files=1, size=8 * 1024 * 1024)
+    path = os.path.join(settings.ARTIFACT_ROOT, f"0/{run.run_id}/artifacts/model/data/part-0.bin")
+    before = os.stat(path)
+    with open(path, "r+b") as handle:
+        handle.seek(12345)
+        handle.write(b"\x00\x01\x02")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    registered_model_create(actor=owner, name="prod.ml_team.iris")
+    mv = model_version_create(actor=owner, name="prod.ml_team.iris", source=f"runs:/{run.run_id}/model")
+    job = Job.objects.get(model_version=mv)
+    assert execute(job.pk) == Job.State.FAILED
+    job.refresh_from_db()
+    assert job.attempts == 1
+    assert "data/part-0.bin no longer matches the checksum recorded when it was uploaded" in job.error
+    mv.refresh_from_db()
+    assert mv.status == "FAILED_REGISTRATION" and "corrupted" in mv.status_message

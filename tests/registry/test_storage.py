@@ -12,6 +12,9 @@ from registry import storage
 from registry.errors import InvalidParameter, NotFound
 from registry.storage import clean_relative_path
 
+# Writes and deletions keep the artifact manifest (a table) up to date.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def root(settings, tmp_path):
