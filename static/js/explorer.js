@@ -3,15 +3,42 @@
 (function () {
   "use strict";
 
+  var DISCARD = "Discard your unsaved description?";
+  var FIELDS = "input:not([type=hidden]):not([readonly]):not([disabled]), textarea:not([hidden]), select";
+  var opener = null;  // what opened the modal: focus goes back there when it closes
+
   function modal() { return document.getElementById("modal"); }
 
-  // A dialog partial swapped into #modal-content opens the (native, focus-trapping) modal.
+  // A dialog opened as a page of its own (a new tab, a bookmark) stays the plain-form fallback: htmx would
+  // post its forms into the modal and show the next state over the same page. This runs before htmx
+  // processes the page (on DOMContentLoaded).
+  document.querySelectorAll(".dialog-page").forEach(function (page) { page.setAttribute("hx-disable", ""); });
+
+  // A description textarea whose text differs from what is stored, and whose form was not submitted (a
+  // submitted form carries the text on: to the next state of the dialog, or into the registry).
+  function unsaved(root) {
+    return Array.prototype.some.call(root.querySelectorAll("textarea[data-original]"), function (area) {
+      return !area.hasAttribute("data-submitted") && area.value !== area.getAttribute("data-original");
+    });
+  }
+
+  // Close the modal unless it holds unsaved text that the user wants to keep.
+  function closeModal() {
+    var dialog = modal();
+    if (!dialog.open) return;
+    if (unsaved(dialog) && !window.confirm(DISCARD)) return;
+    dialog.close();
+  }
+
+  // A dialog partial swapped into #modal-content opens the (native, inert-making) modal; focus goes to the
+  // first field with an error, else the first field.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (!target || target.id !== "modal-content") return;
     var dialog = modal();
     if (!dialog.open) dialog.showModal();
-    var first = target.querySelector("input:not([type=hidden]):not([readonly]), textarea, select");
+    var first = target.querySelector(".has-error :is(" + FIELDS + ")") || target.querySelector(FIELDS) ||
+      target.querySelector("[aria-selected=true], .dialog-actions :is(button, a[href])");
     if (first) first.focus();
     enhance(target);
   });
@@ -21,7 +48,7 @@
     var closer = event.target.closest("[data-close-modal]");
     if (closer && closer.closest("#modal")) {
       event.preventDefault();
-      modal().close();
+      closeModal();
     }
     var copy = event.target.closest("[data-copy]");
     if (copy) {
@@ -41,20 +68,72 @@
   document.addEventListener("DOMContentLoaded", function () {
     var dialog = modal();
     if (dialog) {
-      dialog.addEventListener("close", function () { document.getElementById("modal-content").innerHTML = ""; });
+      dialog.addEventListener("close", function () {
+        document.getElementById("modal-content").innerHTML = "";
+        if (opener && opener.isConnected) opener.focus();
+        opener = null;
+      });
     }
     enhance(document);
     document.body.setAttribute("data-ready", "1");  // lets browser tests know the page's scripts are wired
   });
 
-  // Opening a menu item that loads a dialog closes the menu.
+  // Opening a menu item that loads a dialog closes the menu. Remember what opened the dialog; for a menu
+  // item, which is hidden once the menu closes, that is the menu's button.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var menu = event.target.closest && event.target.closest("details.menu");
     if (menu) menu.removeAttribute("open");
+    var target = event.detail.target, dialog = modal();
+    if (target && target.id === "modal-content" && dialog && !dialog.open) {
+      opener = menu ? menu.querySelector("summary") : event.target;
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var dialog = modal();
+    if (!dialog || !dialog.open || event.defaultPrevented) return;
+    // Escape with unsaved text asks first. A cancelled keydown does not close the dialog; cancelling the
+    // dialog's own cancel event instead works only once until the user interacts with the page again.
+    if (event.key === "Escape" && unsaved(dialog)) {
+      event.preventDefault();
+      closeModal();
+      return;
+    }
+    // Tab cycles through the dialog's controls instead of leaving the page for the browser's toolbar.
+    if (event.key !== "Tab") return;
+    var items = Array.prototype.filter.call(dialog.querySelectorAll(
+      "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), select:not([disabled]), " +
+      "textarea:not([disabled]), [tabindex]:not([tabindex='-1'])"),
+      function (el) { return el.getClientRects().length; });  // rendered: not hidden, not in a closed <details>
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1], active = document.activeElement;
+    var outside = !dialog.contains(active);
+    if (event.shiftKey && (active === first || outside)) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && (active === last || outside)) { event.preventDefault(); first.focus(); }
+  });
+
+  document.addEventListener("submit", function (event) {
+    event.target.querySelectorAll("textarea[data-original]").forEach(function (area) {
+      area.setAttribute("data-submitted", "1");
+    });
+  });
+  // ...unless the post failed and the text is still only here.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    if (form && !event.detail.successful) {
+      form.querySelectorAll("textarea[data-submitted]").forEach(function (area) {
+        area.removeAttribute("data-submitted");
+      });
+    }
+  });
+
+  // Leaving the page (the full-page dialog without the modal, a reload, closing the tab) with unsaved text.
+  window.addEventListener("beforeunload", function (event) {
+    if (unsaved(document)) { event.preventDefault(); event.returnValue = ""; }
   });
 
   function enhance(root) {
-    // Description editor: Save only once something changed; warn before leaving unsaved text.
+    // Description editor: Save only once something changed (unsaved text is guarded above).
     root.querySelectorAll("textarea[data-original]").forEach(function (area) {
       var form = area.closest("form");
       var save = form && form.querySelector("[data-save]");
