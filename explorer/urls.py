@@ -5,6 +5,7 @@ from explorer import tracking_urls
 from explorer.health import healthz
 from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
                             version)
+from explorer.views import compare
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -29,6 +30,7 @@ ui_patterns = [
     path("models/<str:name>/permissions/", model.model_permissions, name="model_permissions"),
     path("models/<str:name>/lineage/", model.model_lineage, name="model_lineage"),
     path("models/<str:name>/history/", model.model_history, name="model_history"),
+    path("models/<str:name>/compare/", compare.model_compare, name="model_compare"),
     path("models/<str:name>/aliases/", dialogs.alias_dialog, name="aliases"),
     path("models/<str:name>/tags/", dialogs.model_tags_dialog, name="model_tags"),
     path("models/<str:name>/description/", dialogs.model_description_dialog, name="model_description"),

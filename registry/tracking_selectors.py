@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import F, QuerySet, Subquery, OuterRef, Window
+from django.db.models import Count, F, QuerySet, Subquery, OuterRef, Window
 from django.db.models.functions import RowNumber
 
 from registry import permissions
@@ -227,6 +227,28 @@ def metric_history(*, actor, run_id: str, key: str, max_results: int | None, pag
     if max_results is None:
         return list(qs), None
     return paginate(qs, max_results=max_results, page_token=page_token)
+
+
+def metric_histories(run_pks, keys, *, points: int) -> dict[tuple[int, str], dict]:
+    """For several runs (already checked as visible) and metric `keys`, in one query: the last `points` points of
+    each (run pk, key) as {"points": [(step, value or None for NaN)] in step order, "total": points logged}."""
+    run_pks, keys = list(run_pks), list(keys)
+    if not run_pks or not keys:
+        return {}
+    partition = [F("run_id"), F("key")]
+    ranked = Metric.objects.filter(run_id__in=run_pks, key__in=keys).annotate(
+        rank=Window(RowNumber(), partition_by=partition, order_by=[F("step").desc(), F("timestamp").desc(),
+                                                                   F("pk").desc()]),
+        total=Window(Count("pk"), partition_by=partition),
+    )
+    out: dict[tuple[int, str], dict] = {}
+    rows = ranked.filter(rank__lte=points).values_list("run_id", "key", "step", "value", "rank", "total")
+    for run_pk, key, step, value, rank, total in rows:
+        entry = out.setdefault((run_pk, key), {"points": [], "total": total})
+        entry["points"].append((rank, step, value))
+    for entry in out.values():
+        entry["points"] = [(step, value) for _, step, value in sorted(entry["points"], key=lambda p: -p[0])]
+    return out
 
 
 # ---- logged models ----------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ that turns one of a run's logged models into a model version. Reads go through r
 (visibility-aware); every change goes through a registry service."""
 from __future__ import annotations
 
+import math
+
 from django import forms
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
@@ -110,15 +112,27 @@ def run_context(request: HttpRequest, run, active: str) -> dict:
     }
 
 
+def scale_points(values: list, *, xs: list[float] | None = None, width: float = SPARK_W, height: float = SPARK_H,
+                 y_range: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+    """(x, y) in a `width` x `height` SVG box for the finite `values`: spread evenly unless `xs` (each in [0, 1])
+    place them, on the values' own range unless `y_range` fixes one shared by several series (compare charts)."""
+    pairs = [(xs[i] if xs is not None else None, v) for i, v in enumerate(values)
+             if v is not None and math.isfinite(v)]
+    if not pairs:
+        return []
+    low, high = y_range or (min(v for _, v in pairs), max(v for _, v in pairs))
+    span = (high - low) or 1.0
+    step = width / (len(pairs) - 1) if len(pairs) > 1 else 0.0
+    return [(x * width if x is not None else (i * step if len(pairs) > 1 else width / 2),
+             height - 1 - (v - low) / span * (height - 2)) for i, (x, v) in enumerate(pairs)]
+
+
 def sparkline(values: list[float]) -> str:
     """SVG polyline points for `values` in a SPARK_W x SPARK_H box ("" when fewer than two finite points)."""
-    values = [v for v in values if v is not None]
-    if len(values) < 2:
+    points = scale_points(values)
+    if len(points) < 2:
         return ""
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-    step = SPARK_W / (len(values) - 1)
-    return " ".join(f"{i * step:.1f},{SPARK_H - 1 - (v - low) / span * (SPARK_H - 2):.1f}" for i, v in enumerate(values))
+    return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
 def _histories(run, keys: list[str]) -> dict[str, list[float]]:
