@@ -195,6 +195,10 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
     elif op == "preview" and form.is_valid():
         state = "preview"
     text = form["description"].value() or ""
+    if op in ("generate", "accept"):
+        # What the user had typed travels with the draft, so "Back to my text" (and the unsaved-text warning)
+        # can still reach it.
+        text = request.POST.get("description", text)
     return render_dialog(request, "explorer/dialogs/description.html", {
         "object": obj, "form": form, "state": state, "draft": draft, "draft_html": render_markdown(draft),
         "preview_html": render_markdown(text) if state == "preview" else "", "text": text,

@@ -122,6 +122,17 @@ def test_generate_shows_a_draft_and_saves_only_on_accept(client_for, owner, iris
     assert accepted.status_code == 204 and RegisteredModel.objects.get(pk=iris.pk).description == "drafted text"
 
 
+def test_generate_keeps_what_the_user_had_typed_for_back_to_my_text(client_for, owner, iris):
+    client = client_for(owner)
+    draft = client.post(f"/models/{MODEL}/description/", {"op": "generate", "description": "my own words"},
+                        **HX).content.decode()
+    assert "Back to my text" in draft and "my own words</textarea>" in draft  # carried, hidden, with the draft
+    back = client.post(f"/models/{MODEL}/description/", {"op": "write", "description": "my own words",
+                                                          "draft": "generated"}, **HX).content.decode()
+    assert 'id="id_description"' in back and "my own words</textarea>" in back
+    assert RegisteredModel.objects.get(pk=iris.pk).description.startswith("# Iris")
+
+
 def test_version_generate_uses_signature_and_tags(client_for, owner, iris):
     draft = client_for(owner).post(f"/models/{MODEL}/versions/1/description/", {"op": "generate"}).content.decode()
     assert "Version 1 of" in draft and "sepal_length" in draft and "validation_status" in draft
