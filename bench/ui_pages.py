@@ -2,9 +2,11 @@
 into a fresh PostgreSQL database), each page rendered in-process through Django's test client as an admin and as a
 reader who sees a tenth of the catalog. Prints the median of several renders per page and its query count.
 
-    .venv/bin/python bench/ui_pages.py [--models 10000] [--versions-per-model 10] [--repeat 5]
+    .venv/bin/python bench/ui_pages.py [--models 10000] [--versions-per-model 10] [--repeat 5] [--database bench_ui]
 
-Needs PostgreSQL on 127.0.0.1:5432 (trust auth); creates and drops the database `bench_ui`."""
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth); creates and drops the database named by --database (default
+`bench_ui`, or $BENCH_UI_DATABASE), so concurrent runs can each use their own. --keep leaves it in place and
+--reuse runs on a database seeded by an earlier --keep run (after migrating it), for profiling."""
 from __future__ import annotations
 
 import argparse
@@ -82,10 +84,20 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--versions-per-model", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--database", default=os.environ.get("BENCH_UI_DATABASE", "bench_ui"),
+                        help="PostgreSQL database to create (and drop) for the run")
+    parser.add_argument("--keep", action="store_true", help="leave the seeded database in place")
+    parser.add_argument("--reuse", action="store_true", help="use the database seeded by an earlier --keep run")
+    parser.add_argument("--no-analyze", action="store_true",
+                        help="measure straight after the bulk load, before the planner has statistics (as autovacuum "
+                             "would gather within a minute); the numbers before 2026-11-26 were taken this way")
     args = parser.parse_args()
-    _psql("DROP DATABASE IF EXISTS bench_ui WITH (FORCE)")
-    _psql("CREATE DATABASE bench_ui")
-    os.environ.update(DATABASE_URL="postgres://postgres@127.0.0.1:5432/bench_ui", DB_CONN_MAX_AGE="0",
+    if not args.database.replace("_", "").isalnum():
+        parser.error("--database must be a plain identifier")
+    if not args.reuse:
+        _psql(f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)")
+        _psql(f"CREATE DATABASE {args.database}")
+    os.environ.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{args.database}", DB_CONN_MAX_AGE="0",
                       VAR_DIR=str(ROOT / "var" / "bench-ui"), DJANGO_SETTINGS_MODULE="explorer.settings",
                       ALLOWED_HOSTS="testserver")
     import django
@@ -98,16 +110,33 @@ def main() -> None:
 
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the reader's expected 404s are not news
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    admin, reader = seed(args.models, args.versions_per_model)
-    print(f"seeded {args.models} models, {args.models * args.versions_per_model} versions in "
-          f"{time.perf_counter() - started:.0f} s")
+    if args.reuse:
+        from django.contrib.auth import get_user_model
+
+        admin, reader = (get_user_model().objects.get(username=name) for name in ("admin", "reader"))
+    else:
+        started = time.perf_counter()
+        admin, reader = seed(args.models, args.versions_per_model)
+        print(f"seeded {args.models} models, {args.models * args.versions_per_model} versions in "
+              f"{time.perf_counter() - started:.0f} s")
+    from django.db import connection
+
+    if not args.no_analyze:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # planner statistics for the bulk-inserted rows, as autovacuum would gather
+    from registry.search.pages import encode_page_token
+
+    def last_page(visible: int) -> str:
+        return f"/models/?page_token={encode_page_token(max(0, visible - 25))}"
+
     pages = [
         ("home", "/"),
         ("models list", "/models/"),
         ("models list, 100 per page", "/models/?page_size=100"),
         ("models list, filter", "/models/?q=tags.task+%3D+%27classification%27+AND+name+LIKE+%27%25model_01%25%27"),
-        ("models list, last page", f"/models/?page={args.models // 25}"),
+        ("models list, sort by owner", "/models/?sort=owner"),
+        # Each persona's own last page: the admin sees every model, the reader one schema's tenth.
+        ("models list, last page", (last_page(args.models), last_page(args.models // 10))),
         ("search", "/search/?q=model_0999"),
         ("schema page", "/schemas/prod.team_00/"),
         ("model overview", "/models/prod.team_00.model_00010/"),
@@ -123,14 +152,16 @@ def main() -> None:
         client.force_login(user)
         clients.append(client)
     for label, url in pages:
-        a_ms, a_q, a_status = timed(clients[0], url, args.repeat)
-        r_ms, r_q, r_status = timed(clients[1], url, args.repeat)
+        admin_url, reader_url = url if isinstance(url, tuple) else (url, url)
+        a_ms, a_q, a_status = timed(clients[0], admin_url, args.repeat)
+        r_ms, r_q, r_status = timed(clients[1], reader_url, args.repeat)
         reader_cell = f"{r_ms:>11.1f}{r_q:>9}" if r_status == 200 else f"{'(' + str(r_status) + ')':>11}{'':>9}"
         print(f"{label:<30}{a_ms:>10.1f}{a_q:>9}{reader_cell}")
     from django.db import connections
 
     connections.close_all()
-    _psql("DROP DATABASE IF EXISTS bench_ui WITH (FORCE)")
+    if not args.keep:
+        _psql(f"DROP DATABASE IF EXISTS {args.database} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 Object templates render whatever list their view hands them; a tab is its own view at its own URL."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.urls import reverse
@@ -47,14 +48,20 @@ class RenderedTab:
     active: bool
 
 
-def render_tabs(tabs, *, actor, obj, kwargs: dict, active: str) -> list[RenderedTab]:
-    """The tabs `actor` may see on `obj`, with URLs; `active` is the URL name of the current tab."""
-    out = []
-    for tab in tabs:
-        if tab.action != Action.READ and not permissions.check(actor, tab.action, obj):
-            continue
-        out.append(RenderedTab(tab.label, reverse(tab.url_name, kwargs=kwargs), tab.url_name == active))
-    return out
+def tab_actions(tabs) -> list[Action]:
+    """The actions `tabs` need beyond READ (which the page itself has already required)."""
+    return list(dict.fromkeys(tab.action for tab in tabs if tab.action != Action.READ))
+
+
+def render_tabs(tabs, *, actor, obj, kwargs: dict, active: str,
+                allowed: Mapping[Action, bool] | None = None) -> list[RenderedTab]:
+    """The tabs `actor` may see on `obj`, with URLs; `active` is the URL name of the current tab. `allowed` holds
+    answers the page already has (`permissions.abilities`); the rest are asked in one query."""
+    allowed = allowed or {}
+    missing = [action for action in tab_actions(tabs) if action not in allowed]
+    answers = {**allowed, **permissions.abilities(actor, obj, missing)}  # no query when nothing is missing
+    return [RenderedTab(tab.label, reverse(tab.url_name, kwargs=kwargs), tab.url_name == active)
+            for tab in tabs if tab.action == Action.READ or answers[tab.action]]
 
 
 RUN_TABS = (

@@ -1,17 +1,20 @@
 """The one place that decides "may principal P do action A on securable S".
 
-Every rule is a Q expression over the securable's table, so the same rule both answers a single question
-(`check`) and restricts a list in SQL (`restrict`): a list, a search, a count and an error can never
-disagree about what a principal may see. Denials come with a reason the UI can show."""
+Every rule compiles to a Q expression over the securable's table, so the same rule answers a single question
+(`check`), restricts a list in SQL (`restrict`) and answers all of a page's questions in one query (`abilities`):
+a list, a search, a count, a button and an error can never disagree about what a principal may do. Denials come
+with a reason the UI can show."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.contrib.auth.models import AnonymousUser, Group
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
 
 from registry.models import Catalog, Experiment, Grant, ModelVersion, Privilege, RegisteredModel, Schema
+from registry.permission_formulas import And, GrantAt, Or, OwnerAt, Where, all_of, any_of, atoms, evaluate
 
 
 class Action(StrEnum):
@@ -39,7 +42,8 @@ def _is_admin(actor) -> bool:
 
 
 def _groups(actor):
-    return Group.objects.filter(user=actor).values("pk")
+    # The membership table alone: the group's own row adds nothing to "which groups is the actor in".
+    return Group.user_set.through.objects.filter(user_id=actor.pk).values("group_id")
 
 
 def _prefixed(path: str, field: str) -> str:
@@ -51,11 +55,51 @@ def _covering(privilege: str) -> list[str]:
     return [privilege] if privilege == Privilege.MANAGE else [privilege, Privilege.ALL_PRIVILEGES]
 
 
+# Rules are written as formulas (`registry.permission_formulas`) and compiled to Q here -----------------------
+
+def _atom_q(atom, actor, groups=None) -> Q:
+    """The atom as a Q; `groups` (the actor's groups subquery) can be shared by all the atoms of one formula."""
+    groups = _groups(actor) if groups is None else groups
+    if isinstance(atom, OwnerAt):
+        return (Q(**{_prefixed(atom.path, "owner_user"): actor})
+                | Q(**{_prefixed(atom.path, "owner_group__in"): groups}))
+    if isinstance(atom, GrantAt):
+        grants = Grant.objects.filter(**{atom.level: OuterRef(atom.path or "pk")})
+        if atom.privileges is not None:
+            grants = grants.filter(privilege__in=sorted(atom.privileges))
+        return Q(Exists(grants.filter(Q(user=actor) | Q(group__in=groups))))
+    return atom.rule.condition
+
+
+def _compile(formula, actor, groups=None) -> Q:
+    """The formula as a Q over the securable's table."""
+    groups = _groups(actor) if groups is None else groups
+    if isinstance(formula, And):
+        q = Q()
+        for item in formula.items:
+            q &= _compile(item, actor, groups)
+        return q
+    if isinstance(formula, Or):
+        if not formula.items:
+            return Q(pk__in=[])
+        q = _compile(formula.items[0], actor, groups)
+        for item in formula.items[1:]:
+            q |= _compile(item, actor, groups)
+        return q
+    return _atom_q(formula, actor, groups)
+
+
+# Rules ---------------------------------------------------------------------------------------------------
+
 class Rule:
     description = ""
 
-    def q(self, actor, cls: type[Model]) -> Q:  # pragma: no cover - abstract
+    def formula(self, chain: list[tuple[str, str]]):  # pragma: no cover - abstract
+        """The rule over a securable whose own level and ancestors are `chain` ((grant column, path) pairs)."""
         raise NotImplementedError
+
+    def q(self, actor, cls: type[Model]) -> Q:
+        return _compile(self.formula(_CHAINS[cls]), actor)
 
 
 class Owner(Rule):
@@ -65,11 +109,8 @@ class Owner(Rule):
         self.from_level = from_level
         self.description = "requires ownership"
 
-    def q(self, actor, cls):
-        q = Q(pk__in=[])
-        for level, path in _chain(cls, self.from_level):
-            q |= Q(**{_prefixed(path, "owner_user"): actor}) | Q(**{_prefixed(path, "owner_group__in"): _groups(actor)})
-        return q
+    def formula(self, chain):
+        return any_of(OwnerAt(path) for level, path in _chain(chain, self.from_level))
 
 
 class Has(Rule):
@@ -80,13 +121,10 @@ class Has(Rule):
         label = Privilege(privilege).label
         self.description = f"requires {label} on the {_LEVEL_LABEL.get(at or '', 'object')}" if at else f"requires {label}"
 
-    def q(self, actor, cls):
-        granted = Q(pk__in=[])
-        for level, path in _chain(cls, self.at):
-            grants = Grant.objects.filter(privilege__in=_covering(self.privilege), **{level: OuterRef(path or "pk")})
-            grants = grants.filter(Q(user=actor) | Q(group__in=_groups(actor)))
-            granted |= Q(Exists(grants))
-        return granted | Owner(self.at).q(actor, cls)
+    def formula(self, chain):
+        covering = frozenset(_covering(self.privilege))
+        granted = [GrantAt(level, path, covering) for level, path in _chain(chain, self.at)]
+        return any_of([*granted, Owner(self.at).formula(chain)])
 
 
 class AnyGrantHere(Rule):
@@ -94,18 +132,17 @@ class AnyGrantHere(Rule):
 
     description = "requires a privilege on the object"
 
-    def q(self, actor, cls):
-        level, _ = _CHAINS[cls][0]
-        grants = Grant.objects.filter(**{level: OuterRef("pk")}).filter(Q(user=actor) | Q(group__in=_groups(actor)))
-        return Q(Exists(grants))
+    def formula(self, chain):
+        level, _ = chain[0]
+        return GrantAt(level, "", None)
 
 
 class Condition(Rule):
     def __init__(self, q: Q, description: str = ""):
-        self._q, self.description = q, description
+        self.condition, self.description = q, description
 
-    def q(self, actor, cls):
-        return self._q
+    def formula(self, chain):
+        return Where(self)
 
 
 class AnyOf(Rule):
@@ -113,11 +150,8 @@ class AnyOf(Rule):
         self.rules = rules
         self.description = description or " or ".join(r.description for r in rules if r.description)
 
-    def q(self, actor, cls):
-        q = Q(pk__in=[])
-        for rule in self.rules:
-            q |= rule.q(actor, cls)
-        return q
+    def formula(self, chain):
+        return any_of(rule.formula(chain) for rule in self.rules)
 
 
 class AllOf(Rule):
@@ -125,15 +159,11 @@ class AllOf(Rule):
         self.rules = rules
         self.description = "; ".join(r.description for r in rules if r.description)
 
-    def q(self, actor, cls):
-        q = Q()
-        for rule in self.rules:
-            q &= rule.q(actor, cls)
-        return q
+    def formula(self, chain):
+        return all_of(rule.formula(chain) for rule in self.rules)
 
 
-def _chain(cls, from_level):
-    chain = _CHAINS[cls]
+def _chain(chain, from_level):
     if from_level is None:
         return chain
     levels = [level for level, _ in chain]
@@ -183,21 +213,28 @@ _EXPERIMENT_RULES = {
 }
 
 
+# A workspace-registry model has no parents, so its rules look at its own row only.
+_WORKSPACE_MODEL_CHAIN = [("model", "")]
+_IS_WORKSPACE = Condition(Q(schema__isnull=True))
+_IS_THREE_LEVEL = Condition(Q(schema__isnull=False))
+
+
+def _formula(cls: type[Model], action: Action, *, workspace: bool | None = None):
+    """`action`'s rule on rows of `cls` (for models: workspace ones, three-level ones, or either when None)."""
+    if cls is RegisteredModel:
+        ws = all_of([Where(_IS_WORKSPACE), _rule(cls, action, True).formula(_WORKSPACE_MODEL_CHAIN)])
+        uc = all_of([Where(_IS_THREE_LEVEL), _rule(cls, action, False).formula(_CHAINS[cls])])
+        return ws if workspace is True else uc if workspace is False else any_of([ws, uc])
+    return _rule(cls, action, None).formula(_CHAINS[cls])
+
+
 def _rule_q(actor, cls: type[Model], action: Action, *, workspace: bool | None = None) -> Q:
     """The SQL condition under which `actor` may do `action` on rows of `cls`."""
     if _is_admin(actor):
         return Q()
     if actor is None or not actor.is_authenticated or not actor.is_active:
         return Q(pk__in=[])
-    if cls is RegisteredModel:
-        ws = Q(schema__isnull=True) & _rule(cls, action, True).q(actor, cls)
-        uc = Q(schema__isnull=False) & _rule(cls, action, False).q(actor, cls)
-        if workspace is True:
-            return ws
-        if workspace is False:
-            return uc
-        return ws | uc
-    return _rule(cls, action, None).q(actor, cls)
+    return _compile(_formula(cls, action, workspace=workspace), actor)
 
 
 def _rule(cls, action: Action, workspace: bool | None) -> Rule:
@@ -232,11 +269,37 @@ def check(actor, action: Action, obj: Model) -> Decision:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return Decision(False, "authentication required")
     rule = _rule(cls, action, workspace)
+    chain = _WORKSPACE_MODEL_CHAIN if workspace else _CHAINS[cls]
     parts = rule.rules if isinstance(rule, AllOf) else (rule,)
     for part in parts:
-        if not cls.objects.filter(pk=obj.pk).filter(part.q(actor, cls)).exists():
+        if not cls.objects.filter(pk=obj.pk).filter(_compile(part.formula(chain), actor)).exists():
             return Decision(False, part.description or rule.description)
     return Decision(False, rule.description)
+
+
+def abilities(actor, obj: Model, actions: Iterable[Action]) -> dict[Action, bool]:
+    """May `actor` do each of `actions` on `obj`? Answers `check(actor, action, obj).allowed` for all of them in
+    one query, from the same rules: every distinct condition (atom) of their formulas becomes a boolean column of
+    `obj`'s row, and each action's formula is then evaluated over that row. No query at all for an admin (every
+    action on an existing object) or an anonymous or inactive actor (none)."""
+    actions = list(dict.fromkeys(Action(a) for a in actions))
+    # The same two shortcuts as `_rule_q`, so these answers match `check` without a query.
+    if not actions or _is_admin(actor):
+        return dict.fromkeys(actions, True)
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return dict.fromkeys(actions, False)
+    cls = type(obj)
+    workspace = (obj.schema_id is None) if cls is RegisteredModel else None
+    formulas = {action: _formula(cls, action, workspace=workspace) for action in actions}  # ValueError as in check
+    needed = list(dict.fromkeys(atom for formula in formulas.values() for atom in atoms(formula)))
+    groups = _groups(actor)
+    columns = {f"atom_{i}": Case(When(_atom_q(atom, actor, groups), then=Value(True)), default=Value(False),
+                                 output_field=BooleanField()) for i, atom in enumerate(needed)}
+    row = cls.objects.filter(pk=obj.pk).annotate(**columns).values(*columns).first() if columns else {}
+    if row is None:  # deleted meanwhile: nothing is allowed on it, as `check` would say
+        return dict.fromkeys(actions, False)
+    values = {atom: bool(row[f"atom_{i}"]) for i, atom in enumerate(needed)}
+    return {action: evaluate(formula, values) for action, formula in formulas.items()}
 
 
 def restrict(actor, queryset: QuerySet, action: Action = Action.READ) -> QuerySet:
@@ -262,4 +325,4 @@ def effective_privileges(actor, obj: Model) -> list[str]:
     ]
 
 
-__all__ = ["Action", "Decision", "check", "restrict", "is_admin", "effective_privileges", "AnonymousUser"]
+__all__ = ["Action", "Decision", "check", "abilities", "restrict", "is_admin", "effective_privileges", "AnonymousUser"]

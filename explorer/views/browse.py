@@ -6,13 +6,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs
+from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs, tab_actions
 from explorer.views.common import paginate, ui_view
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.lineage.selectors import table_search
 from registry.models import RegisteredModelTag
-from registry.permissions import Action, check
+from registry.permissions import Action, abilities
 
 NAV_LIMIT = 100
 SEARCH_LIMIT = 25
@@ -72,11 +72,12 @@ def schema_page(request: HttpRequest, schema: str) -> HttpResponse:
     obj = _schema_get(request.user, schema)
     models = selectors.model_list_visible(actor=request.user, schema=obj)
     page = paginate(request, models.order_by("name"))
+    allowed = abilities(request.user, obj, [Action.CREATE_MODEL, *tab_actions(SCHEMA_TABS)])
     return render(request, "explorer/schema.html", {
         "object": obj, "kind": "Schema", "page": page, "breadcrumbs": schema_crumbs(obj),
-        "can_create_model": check(request.user, Action.CREATE_MODEL, obj).allowed,
+        "can_create_model": allowed[Action.CREATE_MODEL],
         "tabs": render_tabs(SCHEMA_TABS, actor=request.user, obj=obj, kwargs={"schema": obj.full_name},
-                            active="explorer:schema"),
+                            active="explorer:schema", allowed=allowed),
     })
 
 

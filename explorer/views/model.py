@@ -7,7 +7,7 @@ from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from explorer.tabs import MODEL_TABS, render_tabs
+from explorer.tabs import MODEL_TABS, render_tabs, tab_actions
 from explorer.views.browse import model_crumbs
 from explorer.views.common import paginate, ui_view
 from explorer.views.lineage import lineage_context
@@ -15,7 +15,7 @@ from explorer.views.permissions import permission_rows
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, ModelVersion, RegisteredModel
-from registry.permissions import Action, check
+from registry.permissions import Action, abilities
 
 VERSIONS_PER_PAGE = 50
 
@@ -27,20 +27,26 @@ def get_model(actor, name: str) -> RegisteredModel:
         raise NotFound(selectors.model_not_found_message(name)) from None
 
 
-def model_abilities(actor, model: RegisteredModel) -> dict[str, bool]:
-    return {
-        "modify": check(actor, Action.MODIFY, model).allowed,
-        "tag": check(actor, Action.TAG, model).allowed,
-        "delete": check(actor, Action.DELETE, model).allowed,
-        "manage": check(actor, Action.MANAGE_GRANTS, model).allowed,
-    }
+# What the model and version pages offer, by the name their templates use (`can.modify`, ...).
+MODEL_ACTIONS = {"modify": Action.MODIFY, "tag": Action.TAG, "delete": Action.DELETE, "manage": Action.MANAGE_GRANTS}
+
+
+def model_abilities(actor, model: RegisteredModel, tabs=()) -> dict[Action, bool]:
+    """Every action the page's buttons and `tabs` depend on, answered in one permission query."""
+    return abilities(actor, model, [*MODEL_ACTIONS.values(), *tab_actions(tabs)])
+
+
+def can_flags(allowed: dict[Action, bool]) -> dict[str, bool]:
+    return {key: allowed[action] for key, action in MODEL_ACTIONS.items()}
 
 
 def model_context(request: HttpRequest, model: RegisteredModel, active: str) -> dict:
+    allowed = model_abilities(request.user, model, MODEL_TABS)
     return {
         "object": model, "model": model, "kind": "Model" if model.is_unity_catalog else "Workspace model",
-        "breadcrumbs": model_crumbs(model), "can": model_abilities(request.user, model),
-        "tabs": render_tabs(MODEL_TABS, actor=request.user, obj=model, kwargs={"name": model.full_name}, active=active),
+        "breadcrumbs": model_crumbs(model), "can": can_flags(allowed),
+        "tabs": render_tabs(MODEL_TABS, actor=request.user, obj=model, kwargs={"name": model.full_name}, active=active,
+                            allowed=allowed),
     }
 
 

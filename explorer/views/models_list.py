@@ -12,7 +12,7 @@ from django.urls import reverse
 from explorer.views.common import page_size, ui_view
 from registry import selectors
 from registry.errors import InvalidParameter
-from registry.search import search_registered_models
+from registry.search import UI_MODEL_ORDER_KEYS, search_registered_models
 from registry.search.like import like_literal
 from registry.search.pages import decode_page_token, encode_page_token
 
@@ -23,8 +23,12 @@ SORTS = {
     "updated": ("Last modified (oldest)", "last_updated_timestamp ASC"),
     "-created": ("Created (newest)", "creation_timestamp DESC"),
     "created": ("Created (oldest)", "creation_timestamp ASC"),
+    "owner": ("Owner A-Z", "owner ASC"),
+    "-owner": ("Owner Z-A", "owner DESC"),
 }
 DEFAULT_SORT = "name"
+# Column headers that sort: ascending key -> the sort of a first click (newest first for dates).
+SORTABLE_COLUMNS = {"name": "name", "owner": "owner", "updated": "-updated"}
 # Expert syntax is recognised by a comparator or a tags./name key; anything else means "name contains".
 _EXPERT = re.compile(r"(!=|=|<|>|\b(?:I?LIKE|IN|IS)\b|^\s*(?:tags?\.|name\b))", re.IGNORECASE)
 ALIASES_SHOWN = 2
@@ -41,6 +45,17 @@ def filter_string(q: str) -> str:
     return f"name ILIKE '{pattern}'"
 
 
+def _headers(sort: str) -> dict[str, dict]:
+    """For each sortable column: its aria-sort state and the sort a click on it asks for (the reverse when it
+    is already the sort)."""
+    headers = {}
+    for ascending, first in SORTABLE_COLUMNS.items():
+        state = "ascending" if sort == ascending else "descending" if sort == f"-{ascending}" else "none"
+        following = {"ascending": f"-{ascending}", "descending": ascending}.get(state, first)
+        headers[ascending] = {"aria_sort": state, "sort": following}
+    return headers
+
+
 @ui_view
 def models_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "")[:1000]
@@ -53,7 +68,8 @@ def models_list(request: HttpRequest) -> HttpResponse:
     try:
         offset = decode_page_token(token)
         page = search_registered_models(actor=request.user, filter_string=filter_string(q) or None,
-                                        order_by=[SORTS[sort][1]], max_results=size, page_token=token or None)
+                                        order_by=[SORTS[sort][1]], order_keys=UI_MODEL_ORDER_KEYS,
+                                        max_results=size, page_token=token or None)
     except InvalidParameter as exc:
         error = exc.message
     if page is not None:
@@ -71,6 +87,7 @@ def models_list(request: HttpRequest) -> HttpResponse:
             empty = "no_models" if not selectors.model_list_visible(actor=request.user).exists() else "no_results"
     base = {"q": q, "sort": sort, "page_size": size}
     return render(request, "explorer/models_list.html", {
+        "headers": _headers(sort),
         "q": q, "sort": sort, "sorts": [(k, label) for k, (label, _) in SORTS.items()], "page_size": size,
         "page_sizes": (10, 25, 50, 100), "rows": rows, "error": error, "empty": empty, "base": base,
         "next_token": page.next_page_token if page else None,

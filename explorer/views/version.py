@@ -1,8 +1,10 @@
-"""The model version page and its tabs: Overview, Artifacts (browse, preview, download), Lineage, History."""
+"""The model version page and its tabs: Overview, Artifacts (browse, preview, download), Lineage, History. The
+artifact browser helpers are shared with a run's Artifacts tab (explorer.views.tracking)."""
 from __future__ import annotations
 
 import json
 import posixpath
+from urllib.parse import urlencode
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,7 +15,7 @@ from explorer.tabs import VERSION_TABS, render_tabs
 from explorer.views.browse import model_crumbs
 from explorer.views.common import paginate, ui_view
 from explorer.views.lineage import lineage_context
-from explorer.views.model import model_abilities
+from explorer.views.model import can_flags, model_abilities
 from registry import selectors, storage
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
@@ -36,10 +38,12 @@ def version_context(request: HttpRequest, mv: ModelVersion, active: str) -> dict
     model = mv.model
     kwargs = {"name": model.full_name, "version": mv.version}
     crumbs = model_crumbs(model) + [(f"Version {mv.version}", reverse("explorer:version", kwargs=kwargs))]
+    # A version has no grants of its own: what may be done to it is what may be done to its model.
+    allowed = model_abilities(request.user, model, VERSION_TABS)
     return {
         "object": mv, "model": model, "version": mv, "kind": "Model version", "breadcrumbs": crumbs,
-        "can": model_abilities(request.user, model),
-        "tabs": render_tabs(VERSION_TABS, actor=request.user, obj=model, kwargs=kwargs, active=active),
+        "can": can_flags(allowed),
+        "tabs": render_tabs(VERSION_TABS, actor=request.user, obj=model, kwargs=kwargs, active=active, allowed=allowed),
     }
 
 
@@ -64,23 +68,27 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     return render(request, "explorer/version_overview.html", context)
 
 
-def artifact_root(mv: ModelVersion) -> str | None:
-    location = mv.storage_location or ""
+def store_root(location: str | None) -> str | None:
+    """The store path under a managed `mlflow-artifacts:/` location (a version's copy, a run's artifacts)."""
+    location = location or ""
     if not location.startswith("mlflow-artifacts:/"):
         return None
     return location.split(":/", 1)[1].strip("/")
 
 
-def _artifact_path(request: HttpRequest, mv: ModelVersion, sub: str) -> str:
-    """The store path of `sub` inside the version, authorized for the actor (NotFound otherwise)."""
-    root = artifact_root(mv)
+def artifact_root(mv: ModelVersion) -> str | None:
+    return store_root(mv.storage_location)
+
+
+def artifact_store_path(actor, root: str | None, sub: str) -> str:
+    """The store path of `sub` inside `root`, authorized for the actor (NotFound otherwise)."""
     if root is None:
-        raise NotFound("This version's artifacts are not in the managed store.")
+        raise NotFound("These artifacts are not in the managed store.")
     sub = sub.strip("/")
     if sub:
         sub = storage.clean_relative_path(sub)
     path = posixpath.join(root, sub) if sub else root
-    return authorize_artifact_path(request.user, path, write=False)
+    return authorize_artifact_path(actor, path, write=False)
 
 
 def _is_text(name: str) -> bool:
@@ -106,27 +114,23 @@ def _preview(path: str, name: str, size: int) -> dict:
     return {"kind": "text", "text": text}
 
 
-@ui_view
-def version_artifacts(request: HttpRequest, name: str, version: int) -> HttpResponse:
-    mv = get_version(request.user, name, version)
-    context = version_context(request, mv, "explorer:version_artifacts")
-    sub = request.GET.get("path", "")[:1000].strip("/")
-    context.update({"path": sub, "entries": [], "file": None, "unavailable": ""})
-    if mv.status != "READY":
-        context["unavailable"] = "Artifacts are shown once the registration has finished."
-        return render(request, "explorer/version_artifacts.html", context)
+def artifact_browser(actor, *, root: str | None, sub: str, base_url: str, missing: str) -> tuple[dict, int]:
+    """The context of partials/artifact_browser.html for `sub` (a client path, from `?path=`) below `root`, and
+    the status to answer with: a listing, a file with its preview, or why nothing can be shown (`missing` when
+    the root itself is unavailable; a path that is not there, or not allowed, is a 404)."""
+    sub = sub[:1000].strip("/")
+    context = {"path": sub, "entries": [], "file": None, "unavailable": ""}
     try:
-        path = _artifact_path(request, mv, sub)
+        path = artifact_store_path(actor, root, sub)
         if sub and not storage.is_file(path) and not storage.is_dir(path):
             raise NotFound("No artifact at this path.")
     except (NotFound, InvalidParameter):
-        context["unavailable"] = "No artifact at this path." if sub else "No artifacts are available for this version."
-        return render(request, "explorer/version_artifacts.html", context, status=404 if sub else 200)
-    base = reverse("explorer:version_artifacts", kwargs={"name": mv.model.full_name, "version": mv.version})
-    crumbs, acc = [("artifacts", base)], ""
+        context["unavailable"] = "No artifact at this path." if sub else missing
+        return context, 404 if sub else 200
+    crumbs, acc = [("artifacts", base_url)], ""
     for part in [p for p in sub.split("/") if p]:
         acc = f"{acc}/{part}" if acc else part
-        crumbs.append((part, f"{base}?path={acc}"))
+        crumbs.append((part, f"{base_url}?{urlencode({'path': acc})}"))
     context["path_crumbs"] = crumbs
     if sub and storage.is_file(path):
         size = storage.size(path)
@@ -137,7 +141,37 @@ def version_artifacts(request: HttpRequest, name: str, version: int) -> HttpResp
             {"name": e.path, "is_dir": e.is_dir, "size": e.size, "path": f"{sub}/{e.path}" if sub else e.path}
             for e in storage.list_dir(path)[:1000]
         ]
-    return render(request, "explorer/version_artifacts.html", context)
+    return context, 200
+
+
+def artifact_download(actor, *, root: str | None, sub: str) -> FileResponse:
+    """The file at `sub` below `root` as an attachment; NotFound for anything else."""
+    sub = sub[:1000].strip("/")
+    if not sub:
+        raise NotFound("No file given.")
+    try:
+        path = artifact_store_path(actor, root, sub)
+    except InvalidParameter:
+        raise NotFound("No artifact at this path.") from None
+    if not storage.is_file(path):
+        raise NotFound("No artifact at this path.")
+    return FileResponse(storage.open_read(path), as_attachment=True, filename=posixpath.basename(sub))
+
+
+@ui_view
+def version_artifacts(request: HttpRequest, name: str, version: int) -> HttpResponse:
+    mv = get_version(request.user, name, version)
+    context = version_context(request, mv, "explorer:version_artifacts")
+    if mv.status != "READY":
+        context.update({"path": "", "entries": [], "file": None,
+                        "unavailable": "Artifacts are shown once the registration has finished."})
+        return render(request, "explorer/version_artifacts.html", context)
+    kwargs = {"name": mv.model.full_name, "version": mv.version}
+    browser, status = artifact_browser(request.user, root=artifact_root(mv), sub=request.GET.get("path", ""),
+                                       base_url=reverse("explorer:version_artifacts", kwargs=kwargs),
+                                       missing="No artifacts are available for this version.")
+    context.update(browser, download_url=reverse("explorer:version_artifact_download", kwargs=kwargs))
+    return render(request, "explorer/version_artifacts.html", context, status=status)
 
 
 @ui_view
@@ -145,16 +179,7 @@ def version_artifact_download(request: HttpRequest, name: str, version: int) -> 
     mv = get_version(request.user, name, version)
     if mv.status != "READY":
         raise NotFound("Artifacts are not available before registration has finished.")
-    sub = request.GET.get("path", "")[:1000].strip("/")
-    if not sub:
-        raise NotFound("No file given.")
-    try:
-        path = _artifact_path(request, mv, sub)
-    except InvalidParameter:
-        raise NotFound("No artifact at this path.") from None
-    if not storage.is_file(path):
-        raise NotFound("No artifact at this path.")
-    return FileResponse(storage.open_read(path), as_attachment=True, filename=posixpath.basename(sub))
+    return artifact_download(request.user, root=artifact_root(mv), sub=request.GET.get("path", ""))
 
 
 @ui_view

@@ -89,7 +89,9 @@ class ModelVersion(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["model", "version"], name="version_unique_number")]
-        indexes = [models.Index(fields=["run_id"]), models.Index(fields=["updated_at"])]
+        indexes = [models.Index(fields=["run_id"]), models.Index(fields=["updated_at"]),
+                   # "the newest version of a model in a stage" (latest versions): one backward index scan
+                   models.Index(fields=["model", "current_stage", "version"], name="version_newest_in_stage")]
         ordering = ["model_id", "version"]
 
     def __str__(self) -> str:

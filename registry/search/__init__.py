@@ -10,9 +10,11 @@ from django.db.models import OuterRef, Prefetch, Subquery
 
 from registry import permissions
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.models.models import Stage
 from registry.search.filters import (
     DEFAULT_VERSION_ORDER,
     MODEL_ORDER_KEYS,
+    UI_MODEL_ORDER_KEYS,
     VERSION_ORDER_KEYS,
     full_name_expression,
     model_filter_q,
@@ -47,10 +49,12 @@ def visible_versions(actor):
 
 
 def search_registered_models(*, actor, filter_string: str | None = None, order_by=None,
-                             max_results: int = MODELS_MAX_RESULTS_DEFAULT, page_token: str | None = None) -> Page:
+                             max_results: int = MODELS_MAX_RESULTS_DEFAULT, page_token: str | None = None,
+                             order_keys: dict[str, str] = MODEL_ORDER_KEYS) -> Page:
+    """`order_keys`: the order_by keys accepted (MLflow's; the browser UI passes `UI_MODEL_ORDER_KEYS`)."""
     source = filter_string or ""
     condition = model_filter_q(source, parse_filter(filter_string))
-    ordering = order_expressions(order_by, valid=MODEL_ORDER_KEYS, name_expression=full_name_expression(),
+    ordering = order_expressions(order_by, valid=order_keys, name_expression=full_name_expression(),
                                  tiebreak=[("name", True)])
     offset = decode_page_token(page_token)
     page = _page(visible_models(actor).filter(condition).order_by(*ordering), offset, max_results)
@@ -83,9 +87,14 @@ def latest_versions_by_model(models: list[RegisteredModel]) -> dict[int, list[Mo
     """For each model, the newest version in each stage (what MLflow calls its latest versions)."""
     if not models:
         return {}
-    newest_in_stage = (ModelVersion.objects.filter(model_id=OuterRef("model_id"), current_stage=OuterRef("current_stage"))
-                       .order_by("-version").values("version")[:1])
-    rows = (ModelVersion.objects.filter(model_id__in=[m.pk for m in models], version=Subquery(newest_in_stage))
+    # One probe per model and stage (index version_newest_in_stage), not one per version: comparing every version
+    # with its stage's newest cost O(versions²) per model and, on a large registry, a JIT-compiled plan.
+    ids = [m.pk for m in models]
+    newest = [RegisteredModel.objects.filter(pk__in=ids).order_by().values(
+                  newest=Subquery(ModelVersion.objects.filter(model_id=OuterRef("pk"), current_stage=stage)
+                                  .order_by("-version").values("pk")[:1]))
+              for stage in Stage.values]
+    rows = (ModelVersion.objects.filter(pk__in=newest[0].union(*newest[1:]))
             .select_related("created_by").prefetch_related("tags").order_by("model_id", "version"))
     by_id = {m.pk: m for m in models}
     result: dict[int, list[ModelVersion]] = {m.pk: [] for m in models}
@@ -120,6 +129,7 @@ __all__ = [
     "load_model_details",
     "load_version_details",
     "latest_versions_by_model",
+    "UI_MODEL_ORDER_KEYS",
     "MODELS_MAX_RESULTS_DEFAULT",
     "MODELS_MAX_RESULTS_LIMIT",
     "VERSIONS_MAX_RESULTS_DEFAULT",

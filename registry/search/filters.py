@@ -6,7 +6,7 @@ stored); a workspace-registry model to its name as stored, case-sensitively."""
 from __future__ import annotations
 
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
-from django.db.models.functions import Concat
+from django.db.models.functions import Coalesce, Concat
 from django.db.models.lookups import In
 
 from registry.errors import InvalidParameter
@@ -191,6 +191,14 @@ def version_filter_q(source: str, comparisons: list[Comparison]) -> Q:
 
 MODEL_ORDER_KEYS = {"name": "name", "timestamp": "created_at", "creation_timestamp": "created_at",
                     "last_updated_timestamp": "updated_at"}
+# The browser UI also sorts by owner; API clients keep MLflow's keys.
+UI_MODEL_ORDER_KEYS = {**MODEL_ORDER_KEYS, "owner": "owner"}
+
+
+def owner_name_expression():
+    """The name the models list shows as owner: the owning group, else the owning user, else the creator."""
+    return Coalesce(F("owner_group__name"), F("owner_user__username"), F("created_by__username"), Value(""),
+                    output_field=CharField())
 VERSION_ORDER_KEYS = {"name": "name", "version_number": "version", "creation_timestamp": "created_at",
                       "last_updated_timestamp": "updated_at"}
 DEFAULT_VERSION_ORDER = ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
@@ -219,7 +227,8 @@ def _parse_order_clause(clause, valid: dict[str, str]) -> tuple[str, bool]:
 def order_expressions(order_by, *, valid: dict[str, str], name_expression, default: list[str] | None = None,
                       tiebreak: list[tuple[str, bool]]) -> list:
     """ORDER BY expressions for `order_by` (a string or list of strings), then the tiebreak keys not yet
-    used, then the primary key so that offsets page through a stable order."""
+    used, then the primary key so that offsets page through a stable order. `name` sorts by `name_expression`,
+    `owner` by `owner_name_expression()`, any other field by its column."""
     clauses = order_by if isinstance(order_by, list) else ([order_by] if order_by else [])
     if len(clauses) > 10:
         raise InvalidParameter("Invalid order_by: at most 10 clauses are allowed.")
@@ -230,7 +239,7 @@ def order_expressions(order_by, *, valid: dict[str, str], name_expression, defau
     parsed += [(field, asc) for field, asc in tiebreak if field not in fields]
     result = []
     for field, ascending in parsed:
-        expression = name_expression if field == "name" else F(field)
+        expression = name_expression if field == "name" else owner_name_expression() if field == "owner" else F(field)
         result.append(expression.asc() if ascending else expression.desc())
     result.append(F("pk").asc())
     return result

@@ -73,3 +73,59 @@ def test_models_list_has_bounded_queries(client_for, owner, reader, governed, dj
     with django_assert_max_num_queries(20):
         response = client.get("/models/", {"page_size": 50})
     assert response.status_code == 200 and RegisteredModel.objects.count() == 60
+
+
+def _listed(html: str) -> list[str]:
+    return re.findall(r'<td><a href="/models/([^"/]+)/">', html)
+
+
+def test_sort_by_owner_both_ways_with_the_name_breaking_ties(client_for, admin, owner, member, team, governed):
+    from registry.selectors import model_get
+    from registry.services.grants import grant_add, owner_set
+
+    grant_add(actor=admin, securable=governed, principal=member, privilege="CREATE MODEL")
+    for principal in (member, team):
+        grant_add(actor=admin, securable=governed.catalog, principal=principal, privilege="USE CATALOG")
+        grant_add(actor=admin, securable=governed, principal=principal, privilege="USE SCHEMA")
+    make_model(owner, "prod.ml_team.b_owned")
+    make_model(owner, "prod.ml_team.a_owned")
+    make_model(member, "prod.ml_team.c_member")
+    make_model(owner, "prod.ml_team.d_team")
+    owner_set(actor=admin, securable=model_get(actor=admin, name="prod.ml_team.d_team"), principal=team)
+    client = client_for(admin)
+
+    ascending = client.get("/models/", {"sort": "owner"}).content.decode()
+    # Owners shown: member, ml_team (the group), owner, owner.
+    assert _listed(ascending) == ["prod.ml_team.c_member", "prod.ml_team.d_team", "prod.ml_team.a_owned",
+                                  "prod.ml_team.b_owned"]
+    assert '<option value="owner" selected>Owner A-Z</option>' in ascending
+    descending = client.get("/models/", {"sort": "-owner"}).content.decode()
+    assert _listed(descending) == ["prod.ml_team.a_owned", "prod.ml_team.b_owned", "prod.ml_team.d_team",
+                                   "prod.ml_team.c_member"]
+
+
+def test_sort_by_owner_pages_through_in_the_url(client_for, owner, governed):
+    for i in range(12):
+        make_model(owner, f"prod.ml_team.m{i:02d}")
+    client = client_for(owner)
+    first = client.get("/models/", {"page_size": 10, "sort": "-owner"}).content.decode()
+    next_href = html_unescape(re.search(r'href="(\?[^"]*page_token=[^"]*)" rel="next"', first).group(1))
+    assert "sort=-owner" in next_href
+    second = client.get("/models/" + next_href).content.decode()
+    assert _listed(first) + _listed(second) == [f"prod.ml_team.m{i:02d}" for i in range(12)]
+
+
+def test_owner_column_header_sorts_and_reverses(client_for, owner, iris):
+    html = client_for(owner).get("/models/", {"sort": "owner"}).content.decode()
+    header = re.search(r'<th scope="col" aria-sort="(\w+)"><a href="([^"]+)">Owner</a>', html)
+    assert header.group(1) == "ascending" and "sort=-owner" in html_unescape(header.group(2))
+    name = re.search(r'<th scope="col" aria-sort="(\w+)"><a href="([^"]+)">Name</a>', html)
+    assert name.group(1) == "none" and "sort=name" in html_unescape(name.group(2))
+
+
+def test_the_api_does_not_accept_the_ui_only_owner_sort(owner, iris):
+    from registry.errors import InvalidParameter
+    from registry.search import search_registered_models
+
+    with pytest.raises(InvalidParameter):
+        search_registered_models(actor=owner, order_by=["owner ASC"])
