@@ -97,3 +97,27 @@ class AuditFilterForm(forms.Form):
     until = forms.DateTimeField(required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     outcome = forms.ChoiceField(required=False, label="Outcome",
                                 choices=[("", "Any"), ("success", "success"), ("denied", "denied"), ("failed", "failed")])
+
+
+NAME_HELP = "Stored in lower case; no spaces, periods or slashes."
+
+
+class CreateCatalogForm(forms.Form):
+    name = forms.CharField(max_length=255, label="Catalog name", help_text=NAME_HELP,
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    comment = forms.CharField(required=False, label="Comment", strip=False,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CreateSchemaForm(forms.Form):
+    name = forms.CharField(max_length=255, label="Schema name", help_text=NAME_HELP,
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    comment = forms.CharField(required=False, label="Comment", strip=False,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CreateModelForm(forms.Form):
+    name = forms.CharField(max_length=255, label="Model name", help_text=NAME_HELP,
+                           widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+    description = forms.CharField(required=False, label="Description (Markdown)", strip=False,
+                                  widget=forms.Textarea(attrs={"rows": 5}))

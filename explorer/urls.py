@@ -6,6 +6,7 @@ from explorer.health import healthz
 from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
                             version)
 from explorer.views import compare
+from explorer.views import create
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -55,6 +56,9 @@ ui_patterns = [
     path("audit/", audit.audit_log, name="audit"),
     path("console/", console.console, name="console"),
     path("tables/<str:name>/", lineage.table_page, name="table"),
+    path("create-catalog/", create.create_catalog_dialog, name="create_catalog"),
+    path("catalogs/<str:catalog>/create-schema/", create.create_schema_dialog, name="create_schema"),
+    path("schemas/<str:schema>/create-model/", create.create_model_dialog, name="create_model"),
     *tracking_urls.patterns,
 ]
 
