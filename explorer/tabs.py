@@ -66,5 +66,6 @@ def render_tabs(tabs, *, actor, obj, kwargs: dict, active: str,
 
 RUN_TABS = (
     Tab("Overview", "explorer:run"),
+    Tab("Artifacts", "explorer:run_artifacts"),
     Tab("Lineage", "explorer:run_lineage"),
 )

@@ -5,6 +5,8 @@ comparisons joined by AND; `=`, `!=`, `<`, `>`, `<=`, `>=`, LIKE, ILIKE, IN, NOT
 a run's latest value. The grammar itself is `registry.search.grammar`, shared with registry searches."""
 from __future__ import annotations
 
+import math
+
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 
 from registry.errors import InvalidParameter
@@ -63,7 +65,7 @@ def string_q(field: str, op: str, value) -> Q:
     raise InvalidParameter(f"Invalid comparator '{op}' for a string value.")
 
 
-def numeric_q(field: str, op: str, value) -> Q:
+def numeric_q(field: str, op: str, value, *, integer_column: bool = False) -> Q:
     if isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, str):
@@ -73,6 +75,8 @@ def numeric_q(field: str, op: str, value) -> Q:
             pass
     if not isinstance(value, float):
         raise InvalidParameter(f"Expected a numeric value for '{field}', got {value!r}.")
+    if integer_column and not math.isfinite(value):  # 1e400 parses as infinity: no integer compares with it
+        raise InvalidParameter(f"The numeric value for '{field}' is out of range.")
     if op == "!=":
         return ~Q(**{field: value})
     if op not in _NUMERIC_OPS:
@@ -104,8 +108,8 @@ def _attribute_q(attributes: dict[str, tuple[str, bool]], c: Comparison, what: s
         raise InvalidParameter(f"Invalid attribute key '{c.key}' specified. Valid keys are "
                                f"{sorted(attributes)} for {what}.")
     field, numeric = attributes[c.key]
-    if numeric:
-        return numeric_q(field, c.op, c.value)
+    if numeric:  # numeric attributes are integer columns (ids, timestamps)
+        return numeric_q(field, c.op, c.value, integer_column=True)
     if c.op in ("<", ">", "<=", ">=", "IS NULL", "IS NOT NULL"):
         raise InvalidParameter(f"Invalid comparator '{c.op}' for attribute '{c.key}'.")
     return string_q(field, c.op, c.value)

@@ -1,9 +1,11 @@
-"""Tracking pages: experiments, an experiment's runs, a run (Overview, Lineage) and the Register-model dialog
+"""Tracking pages: experiments, an experiment's runs, a run (Overview, Artifacts, Lineage) and the Register-model dialog
 that turns one of a run's logged models into a model version. Reads go through registry/tracking_selectors.py
 (visibility-aware); every change goes through a registry service."""
 from __future__ import annotations
 
+import functools
 import math
+from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Count, F, Q, Window
@@ -16,13 +18,16 @@ from explorer.forms import add_registry_error
 from explorer.tabs import RUN_TABS, render_tabs
 from explorer.views.common import dialog_done, paginate, render_dialog, ui_view
 from explorer.views.lineage import lineage_context
+from explorer.views.version import artifact_browser, artifact_download, store_root
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.lineage.capture import classify, input_context
 from registry.models import Metric, RegisteredModel
+from registry.search.pages import encode_page_token
 from registry.selectors import model_get
 from registry.services.models import registered_model_create, registered_model_delete
 from registry.services.versions import model_version_create
+from registry.tracking_search import RUN_ATTRIBUTES, parse_filter, parse_order_by, runs_filter
 
 MAX_PARAM_COLUMNS = 10
 MAX_METRIC_COLUMNS = 10
@@ -61,20 +66,104 @@ def experiments(request: HttpRequest) -> HttpResponse:
         "page": page, "experiments": list(page.object_list), "breadcrumbs": _crumbs()})
 
 
+class RunSearchPages:
+    """The REST API's runs/search (`ts.run_search`: the same visibility, filter grammar, SQL and order_by) as a
+    sequence Django's Paginator can page: a slice is one run_search call at that offset, count() the number of
+    runs the filter matches. Building it parses the filter, so a bad one fails before any query."""
+
+    def __init__(self, *, actor, experiment, filter_string: str, order_by: str):
+        self.search = {"actor": actor, "experiment_ids": [str(experiment.pk)], "filter_string": filter_string or None,
+                       "order_by": [order_by]}
+        self.comparisons = parse_filter(filter_string)
+        active = ts.run_list_visible(actor=actor).filter(experiment=experiment, lifecycle_stage="active")
+        self.matching = runs_filter(active, self.comparisons)
+
+    def count(self) -> int:
+        return self.matching.count()
+
+    def __getitem__(self, window: slice) -> list:
+        if window.stop <= window.start:
+            return []
+        runs, _ = ts.run_search(**self.search, max_results=window.stop - window.start,
+                                page_token=encode_page_token(window.start))
+        return runs
+
+
+# The runs table's fixed columns: label, the order_by identifier a click sorts by, what a first click asks for.
+RUN_COLUMNS = (("Run", "attributes.run_name", "ASC"), ("Status", "attributes.status", "ASC"),
+               ("Start time", "attributes.start_time", "DESC"), ("User", "attributes.user_id", "ASC"))
+_ENTITY_PREFIX = {"param": "params", "metric": "metrics"}
+
+
+def _sort_key(clause: str) -> tuple[tuple[str, str], bool]:
+    """(column identity, ascending) of an order_by clause: attributes by the field they name, so
+    `attributes.created` and `start_time` are the Start time column."""
+    entity, key, ascending = parse_order_by(clause)
+    if entity == "attribute" and key in RUN_ATTRIBUTES:
+        key = RUN_ATTRIBUTES[key][0]
+    return (entity, key), ascending
+
+
+def order_by_identifier(entity: str, key: str) -> str:
+    """`metrics.acc`, or `metrics.`val loss`` when the bare key would not read back as itself."""
+    plain = f"{_ENTITY_PREFIX[entity]}.{key}"
+    try:
+        if parse_order_by(plain)[:2] == (entity, key):
+            return plain
+    except InvalidParameter:
+        pass
+    return f"{_ENTITY_PREFIX[entity]}.`{key.replace('`', '``')}`"
+
+
+def _header(label: str, identifier: str, first: str, *, current: tuple, ascending: bool, base: dict) -> dict:
+    """A sortable column header: its aria-sort state and the link a click follows (the reverse order when it is
+    already the sort, else `first`)."""
+    state = "none"
+    if _sort_key(identifier)[0] == current:
+        state = "ascending" if ascending else "descending"
+    following = {"ascending": "DESC", "descending": "ASC"}.get(state, first)
+    params = {**base, "order_by": f"{identifier} {following}"}
+    return {"label": label, "aria_sort": state, "href": "?" + urlencode({k: v for k, v in params.items() if v})}
+
+
+def _columns(keys: set[str], pinned: list[str], limit: int) -> tuple[list[str], bool]:
+    """At most `limit` keys by name, always including `pinned` ones (the sort key, keys the filter names)."""
+    pinned = list(dict.fromkeys(pinned))[:limit]
+    rest = sorted(k for k in keys if k not in pinned)[:limit - len(pinned)]
+    shown = sorted(pinned + rest)
+    return shown, len(keys | set(pinned)) > len(shown)
+
+
 @ui_view
 def experiment(request: HttpRequest, experiment_id: str) -> HttpResponse:
+    """The runs of an experiment: filtered with MLflow's run filter syntax and sorted by any column through the
+    same search as the REST API; filter, sort and page live in the URL."""
     exp = _experiment(request.user, experiment_id)
-    order = "asc" if request.GET.get("order") == "asc" else "desc"
-    start = F("start_time").asc(nulls_last=True) if order == "asc" else F("start_time").desc(nulls_last=True)
-    qs = (ts.run_list_visible(actor=request.user).filter(experiment=exp, lifecycle_stage="active")
-          .order_by(start, "run_id"))
-    page = paginate(request, qs)
+    filter_text = request.GET.get("filter", "").strip()
+    order_by = request.GET.get("order_by", "").strip()
+    if not order_by:  # `?order=asc|desc` is the older start-time-only form of the same sort
+        order_by = f"attributes.start_time {'ASC' if request.GET.get('order') == 'asc' else 'DESC'}"
+    context = {"experiment": exp, "filter": filter_text, "order_by": order_by, "rows": [], "error": "",
+               "breadcrumbs": _crumbs(exp)}
+    try:
+        current, ascending = _sort_key(order_by)
+        pages = RunSearchPages(actor=request.user, experiment=exp, filter_string=filter_text, order_by=order_by)
+        page = paginate(request, pages)
+    except InvalidParameter as exc:
+        context["error"] = exc.message
+        return render(request, "explorer/experiment.html", context, status=400)
     runs = list(page.object_list)
     details = ts.run_details(runs)
-    param_keys = sorted({p.key for d in details.values() for p in d.params})
-    metric_keys = sorted({m.key for d in details.values() for m in d.metrics})
-    more_params, more_metrics = len(param_keys) > MAX_PARAM_COLUMNS, len(metric_keys) > MAX_METRIC_COLUMNS
-    param_keys, metric_keys = param_keys[:MAX_PARAM_COLUMNS], metric_keys[:MAX_METRIC_COLUMNS]
+    named = {"param": [], "metric": []}
+    for entity, key in [current] + [(c.entity, c.key) for c in pages.comparisons]:
+        if entity in named:
+            named[entity].append(key)
+    param_keys, more_params = _columns({p.key for d in details.values() for p in d.params}, named["param"],
+                                       MAX_PARAM_COLUMNS)
+    metric_keys, more_metrics = _columns({m.key for d in details.values() for m in d.metrics}, named["metric"],
+                                         MAX_METRIC_COLUMNS)
+    base = {"filter": filter_text, "page_size": request.GET.get("page_size", "")}
+    header = functools.partial(_header, current=current, ascending=ascending, base=base)
     rows = []
     for run in runs:
         d = details[run.pk]
@@ -82,11 +171,15 @@ def experiment(request: HttpRequest, experiment_id: str) -> HttpResponse:
         metrics = {m.key: m for m in d.metrics}
         rows.append({"run": run, "params": [params.get(k) for k in param_keys],
                      "metrics": [metrics.get(k) for k in metric_keys]})
-    return render(request, "explorer/experiment.html", {
-        "experiment": exp, "page": page, "rows": rows, "param_keys": param_keys, "metric_keys": metric_keys,
-        "more_params": more_params, "more_metrics": more_metrics, "order": order,
-        "breadcrumbs": _crumbs(exp),
+    context.update({
+        "page": page, "rows": rows, "param_keys": param_keys, "metric_keys": metric_keys,
+        "more_params": more_params, "more_metrics": more_metrics,
+        "run_headers": [header(label, ident, first) for label, ident, first in RUN_COLUMNS],
+        "param_headers": [header(k, order_by_identifier("param", k), "ASC") for k in param_keys],
+        "metric_headers": [header(k, order_by_identifier("metric", k), "DESC") for k in metric_keys],
+        "no_runs": not rows and not filter_text,  # a page out of range shows the last one: empty means none
     })
+    return render(request, "explorer/experiment.html", context)
 
 
 # Runs -----------------------------------------------------------------------------------------------------
@@ -175,6 +268,25 @@ def run_lineage(request: HttpRequest, run_id: str) -> HttpResponse:
     context = run_context(request, run, "explorer:run_lineage")
     context.update(lineage_context(request, f"run:{run.run_id}", f"Lineage of run {run.name or run.run_id}"))
     return render(request, "explorer/run_lineage.html", context)
+
+
+@ui_view
+def run_artifacts(request: HttpRequest, run_id: str) -> HttpResponse:
+    """The run's artifacts: the version Artifacts tab's browser, confined to the run's artifact root."""
+    run = _run(request.user, run_id)
+    context = run_context(request, run, "explorer:run_artifacts")
+    browser, status = artifact_browser(request.user, root=store_root(run.artifact_uri), sub=request.GET.get("path", ""),
+                                       base_url=reverse("explorer:run_artifacts", args=[run.run_id]),
+                                       missing="This run's artifacts are not kept by this server.")
+    context.update(browser, download_url=reverse("explorer:run_artifact_download", args=[run.run_id]),
+                   empty_message="This run logged no artifacts." if not browser["path"] else "Empty.")
+    return render(request, "explorer/run_artifacts.html", context, status=status)
+
+
+@ui_view
+def run_artifact_download(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = _run(request.user, run_id)
+    return artifact_download(request.user, root=store_root(run.artifact_uri), sub=request.GET.get("path", ""))
 
 
 # Register model -------------------------------------------------------------------------------------------

@@ -151,9 +151,10 @@ def artifact_download(actor, *, root: str | None, sub: str) -> FileResponse:
         raise NotFound("No file given.")
     try:
         path = artifact_store_path(actor, root, sub)
+        is_file = storage.is_file(path)  # refuses a symlink planted in the store that leads out of it
     except InvalidParameter:
         raise NotFound("No artifact at this path.") from None
-    if not storage.is_file(path):
+    if not is_file:
         raise NotFound("No artifact at this path.")
     return FileResponse(storage.open_read(path), as_attachment=True, filename=posixpath.basename(sub))
 

@@ -329,6 +329,8 @@ def test_search_runs_filter_order_and_pages(api, owner):
     assert names({"filter": "tags.`group` = 'odd'", "order_by": ["attributes.run_name"]}) == ["r1", "r3"]
     assert names({"filter": "attributes.run_name IN ('r0', 'r3')"}) == ["r3", "r0"]
     assert names({"filter": "params.missing IS NULL AND params.model ILIKE 'R%'"}) == ["r2", "r1"]
+    assert names({"filter": "attributes.start_time < 1e300"}) == ["r3", "r2", "r1", "r0"]  # huge, yet finite
+    assert names({"filter": "metrics.acc < 1e400"}) == ["r3", "r2", "r1", "r0"]  # a float column meets infinity
     page = post(client, "runs/search", {"experiment_ids": [experiment_id], "max_results": 3}).json()
     rest = post(client, "runs/search", {"experiment_ids": [experiment_id], "max_results": 3,
                                         "page_token": page["next_page_token"]}).json()
@@ -337,7 +339,8 @@ def test_search_runs_filter_order_and_pages(api, owner):
                 {"filter": "metrics.acc > 1 OR metrics.acc < 0"}, {"filter": "attributes.nope = 'x'"},
                 {"max_results": 50001}, {"order_by": ["metrics.acc SIDEWAYS"]}, {"experiment_ids": ["x"]},
                 {"page_token": "eyJvZmZzZXQiOiAtMX0="}, {"run_view_type": "NEVER"},
-                {"experiment_ids": [str(i) for i in range(1001)]}):
+                {"experiment_ids": [str(i) for i in range(1001)]}, {"filter": "attributes.start_time > 1e400"},
+                {"filter": "attributes.end_time < -1e999"}):
         error(post(client, "runs/search", {"experiment_ids": [experiment_id], **bad}), 400, "INVALID_PARAMETER_VALUE")
 
 
