@@ -37,6 +37,9 @@
     if (!target || target.id !== "modal-content") return;
     var dialog = modal();
     if (!dialog.open) dialog.showModal();
+    // htmx wires the new content only when it settles (a timer later); a quick Enter in the focused field
+    // would post the form without htmx, as a full page. Wire it now, before it gets focus.
+    if (window.htmx) window.htmx.process(target);
     var first = target.querySelector(".has-error :is(" + FIELDS + ")") || target.querySelector(FIELDS) ||
       target.querySelector("[aria-selected=true], .dialog-actions :is(button, a[href])");
     if (first) first.focus();

@@ -40,10 +40,6 @@ def modal_open(page) -> bool:
     return page.evaluate("document.getElementById('modal').open")
 
 
-def active_is(page, locator) -> bool:
-    return locator.evaluate("el => document.activeElement === el")
-
-
 def active_in_modal(page) -> bool:
     return page.evaluate("!!(document.activeElement && document.activeElement.closest('#modal'))")
 
@@ -193,7 +189,12 @@ def _check_dialog_keyboard(page, opener, first_field: str, *, returns_to=None, c
         page.click(close)
     page.wait_for_selector("#modal", state="hidden")
     page.wait_for_function("!document.getElementById('modal').open")
-    assert active_is(page, returns_to), page.evaluate("document.activeElement.outerHTML.slice(0, 200)")
+    # The dialog's close event (which restores focus) is dispatched in a task after `open` turns false.
+    try:
+        page.wait_for_function("el => document.activeElement === el", arg=returns_to.element_handle(), timeout=5000)
+    except Exception:
+        raise AssertionError("focus did not return: "
+                             + page.evaluate("document.activeElement.outerHTML.slice(0, 200)")) from None
 
 
 def test_dialogs_keep_and_return_focus_and_submit_with_enter(transactional_db, live_server, browser_page, owner,
