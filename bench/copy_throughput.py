@@ -137,8 +137,6 @@ def main() -> int:
     try:
         _setup(scratch)
         store = scratch / "store"
-        from registry import storage
-
         from django.conf import settings
 
         print(f"verification {settings.ARTIFACT_COPY_VERIFY}; median of {args.repeat} rounds; scratch {scratch}",
