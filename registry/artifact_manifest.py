@@ -77,6 +77,11 @@ class Crc32:
         return f"{self.value:08x}"
 
 
+def get(path: str) -> Recorded | None:
+    row = ArtifactChecksum.objects.filter(path=path).values_list("size", "mtime_ns", "inode", "sha256", "crc32").first()
+    return Recorded(*row) if row else None
+
+
 def forget(path: str) -> None:
     """Drop the entry of the file `path` and of everything below it as a directory."""
     ArtifactChecksum.objects.filter(path=path).delete()

@@ -342,6 +342,23 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
+def recorded_sha256(path: str) -> str | None:
+    """The SHA-256 recorded when the file at `path` was written, while the manifest still describes it (same
+    size, and on the filesystem the same mtime and inode); None when unknown or stale."""
+    path = clean_relative_path(path)
+    entry = artifact_manifest.get(path)
+    if entry is None:
+        return None
+    fs = _filesystem()
+    try:
+        if fs is not None:
+            stat = os.stat(fs.path(path))
+            return entry.sha256 if entry.describes(stat, stat.st_size) else None
+        return entry.sha256 if entry.describes(None, artifact_storage().size(path)) else None
+    except (OSError, InvalidParameter):
+        return None
+
+
 def delete(path: str) -> None:
     path = clean_relative_path(path)
     storage = artifact_storage()

@@ -17,6 +17,7 @@ from explorer.views.common import paginate, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.model import can_flags, model_abilities
 from registry import selectors, storage
+from registry import tracking_selectors as ts
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, ModelAlias, ModelVersion
@@ -59,7 +60,12 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
         source = ModelVersion.objects.select_related("model__schema__catalog").get(pk=mv.copied_from_id)
         if check(request.user, Action.READ, source.model):
             copied_from = source
+    # The source run, linked only for those who may read it; `runs:/<id>/<path>` sources also link to the files.
+    source_run = ts.run_list_visible(actor=request.user).filter(run_id=mv.run_id).first() if mv.run_id else None
+    run_prefix = f"runs:/{mv.run_id}/"
+    source_path = mv.source[len(run_prefix):].strip("/") if source_run and mv.source.startswith(run_prefix) else ""
     context.update({
+        "source_run": source_run, "source_path": source_path,
         "inputs": signature_fields(mv.signature, "inputs"), "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,
@@ -135,7 +141,8 @@ def artifact_browser(actor, *, root: str | None, sub: str, base_url: str, missin
     if sub and storage.is_file(path):
         size = storage.size(path)
         context["file"] = {"name": posixpath.basename(sub), "size": size, "path": sub,
-                           "preview": _preview(path, posixpath.basename(sub), size)}
+                           "preview": _preview(path, posixpath.basename(sub), size),
+                           "sha256": storage.recorded_sha256(path)}
     else:
         context["entries"] = [
             {"name": e.path, "is_dir": e.is_dir, "size": e.size, "path": f"{sub}/{e.path}" if sub else e.path}

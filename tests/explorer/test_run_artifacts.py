@@ -89,6 +89,21 @@ def test_previews_text_mlmodel_and_json(client_for, reader, run):
     assert "Too large to preview" in client.get(_page(run), {"path": "big.log"}).content.decode()
 
 
+def test_a_file_shows_the_sha256_recorded_at_upload_while_it_still_describes_the_file(client_for, reader, run,
+                                                                                     store):
+    import hashlib
+
+    client = client_for(reader)
+    expected = hashlib.sha256("héllo from the run\n".encode()).hexdigest()
+    assert f"<code class=\"wrap\" data-sha256>{expected}</code>" in client.get(
+        _page(run), {"path": "notes.txt"}).content.decode()
+    # Replaced behind the store's back (a new file): the record no longer describes it, so nothing is claimed.
+    path = store / f"5/{run.run_id}/artifacts/notes.txt"
+    path.unlink()
+    path.write_bytes(b"changed")
+    assert "data-sha256" not in client.get(_page(run), {"path": "notes.txt"}).content.decode()
+
+
 def test_download_is_an_attachment_with_the_bytes(client_for, reader, run):
     response = client_for(reader).get(_download(run), {"path": "model/model.pkl"})
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]

@@ -80,3 +80,21 @@ def test_version_tabs_have_bounded_queries(client_for, reader, big_model, django
     client.get("/")
     with django_assert_max_num_queries(40):
         assert client.get(f"/models/prod.ml_team.big/versions/150/{tab}").status_code == 200
+
+
+def test_source_run_is_linked_with_its_files_only_for_those_who_may_read_it(client_for, owner, reader, iris):
+    from registry.models import Experiment
+    from tests.registry.factories import make_run
+
+    Experiment.objects.create(id=9, name="private-training", artifact_location="mlflow-artifacts:/9",
+                              owner_user=owner, open_to_all=False, creation_time=0, last_update_time=0)
+    run = make_run(9)
+    run.name = "lucky-iris"
+    run.save(update_fields=["name"])
+    make_version(owner, MODEL, source=f"runs:/{run.run_id}/model/sub dir")
+    page = f"/models/{MODEL}/versions/3/"
+    html = client_for(owner).get(page).content.decode()
+    assert f'href="/runs/{run.run_id}/">lucky-iris</a>' in html
+    assert f'href="/runs/{run.run_id}/artifacts/?path=model/sub%20dir">its files</a>' in html
+    hidden = client_for(reader).get(page).content.decode()  # may read the model, not the run's experiment
+    assert f"<code>{run.run_id}</code>" in hidden and f'href="/runs/{run.run_id}/' not in hidden
