@@ -22,10 +22,11 @@ from explorer.views.version import artifact_browser, artifact_download, store_ro
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.lineage.capture import classify, input_context
-from registry.models import Metric, RegisteredModel
+from registry.models import Metric
 from registry.search.pages import encode_page_token
 from registry.selectors import model_get
-from registry.services.models import registered_model_create, registered_model_delete
+from registry.services.core import all_or_nothing
+from registry.services.models import registered_model_create
 from registry.services.versions import model_version_create
 from registry.tracking_search import RUN_ATTRIBUTES, parse_filter, parse_order_by, runs_filter
 
@@ -321,20 +322,14 @@ def register_model_dialog(request: HttpRequest, run_id: str) -> HttpResponse:
                              initial={"logged_model": choices[0][0] if choices else ""})
     if request.method == "POST" and form.is_valid():
         name, model_id = form.cleaned_data["name"], form.cleaned_data["logged_model"]
-        created: RegisteredModel | None = None
         try:
-            if not _model_exists(request.user, name):
-                created = registered_model_create(actor=request.user, name=name)
-                name = created.full_name
-            mv = model_version_create(actor=request.user, name=name, source=f"models:/{model_id}",
-                                      run_id=run.run_id, model_id=model_id)
+            # A model made for this version must not outlive the version's refusal: one change, all or nothing.
+            with all_or_nothing():
+                if not _model_exists(request.user, name):
+                    name = registered_model_create(actor=request.user, name=name).full_name
+                mv = model_version_create(actor=request.user, name=name, source=f"models:/{model_id}",
+                                          run_id=run.run_id, model_id=model_id)
         except RegistryError as exc:
-            if created is not None:
-                # The version was refused: take back the model made for it in this request (audited too).
-                try:
-                    registered_model_delete(actor=request.user, name=created.full_name)
-                except RegistryError:
-                    pass
             add_registry_error(form, exc, "name")
         else:
             return dialog_done(request, reverse("explorer:version",

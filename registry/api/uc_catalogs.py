@@ -18,6 +18,7 @@ from registry.services.catalogs import (
     schema_delete,
     schema_update,
 )
+from registry.services.core import all_or_nothing
 from registry.services.grants import owner_set, principal_resolve
 
 
@@ -103,14 +104,12 @@ class SchemaDetailView(APIView):
 
 
 def _patch(request, securable, update):
-    """UC's PATCH of a catalog or schema: `comment`/`new_name` through `update`, then `owner`. An unknown owner is
-    refused before anything changes."""
+    """UC's PATCH of a catalog or schema: `comment`/`new_name` through `update`, then `owner`, all or nothing."""
     body = body_of(request)
     owner = body.get("owner")
-    if owner is not None:
-        principal_resolve(owner)
-    if body.get("comment") is not None or body.get("new_name") is not None:
-        securable = update(comment=body.get("comment"), new_name=body.get("new_name"))
-    if owner is not None:
-        securable = update_owner(request, securable, owner)
+    with all_or_nothing():
+        if body.get("comment") is not None or body.get("new_name") is not None:
+            securable = update(comment=body.get("comment"), new_name=body.get("new_name"))
+        if owner is not None:
+            securable = update_owner(request, securable, owner)
     return securable

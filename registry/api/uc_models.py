@@ -25,7 +25,7 @@ from registry.selectors import (
     version_get_by_alias,
 )
 from registry.services.aliases import alias_delete, alias_set
-from registry.services.grants import principal_resolve
+from registry.services.core import all_or_nothing
 from registry.services.models import (
     registered_model_create,
     registered_model_delete,
@@ -87,19 +87,18 @@ class ModelDetailView(APIView):
         name = uc_name(full_name)
         body = body_of(request)
         owner = body.get("owner")
-        if owner is not None:
-            principal_resolve(owner)  # an unknown owner is refused before anything changes
         model = model_get(actor=request.user, name=name)
-        if body.get("comment") is not None:
-            model = registered_model_update(actor=request.user, name=name, description=body.get("comment"))
-        new_name = body.get("new_name")
-        if new_name is not None:
-            # UC sends the new name relative to the schema; a full three-level name is accepted too.
-            if not (isinstance(new_name, str) and new_name.count(".") == 2):
-                new_name = f"{model.schema.full_name}.{validate_uc_part(new_name, 'Model')}"
-            model = registered_model_rename(actor=request.user, name=name, new_name=new_name)
-        if owner is not None:
-            model = update_owner(request, model, owner)
+        with all_or_nothing():  # comment, name and owner change together or not at all
+            if body.get("comment") is not None:
+                model = registered_model_update(actor=request.user, name=name, description=body.get("comment"))
+            new_name = body.get("new_name")
+            if new_name is not None:
+                # UC sends the new name relative to the schema; a full three-level name is accepted too.
+                if not (isinstance(new_name, str) and new_name.count(".") == 2):
+                    new_name = f"{model.schema.full_name}.{validate_uc_part(new_name, 'Model')}"
+                model = registered_model_rename(actor=request.user, name=name, new_name=new_name)
+            if owner is not None:
+                model = update_owner(request, model, owner)
         return Response(model_info(model))
 
     def delete(self, request, full_name: str):

@@ -2,8 +2,10 @@
 of refused and failed attempts."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import threading
 
 from django.db import transaction
 from django.db.models import Model
@@ -47,15 +49,50 @@ def service(action_name: str):
                     outcome = AuditEvent.Outcome.FAILED
                 bound = signature.bind_partial(*args, **kwargs)
                 params = {k: v for k, v in bound.arguments.items() if k != "actor"}
-                audit.record(actor=actor, action=action_name, params=params, outcome=outcome, message=exc.message,
+                entry = dict(actor=actor, action=action_name, params=params, outcome=outcome, message=exc.message,
                              object_name=str(params.get("name") or params.get("full_name")
                                              or params.get("securable") or "")[:800])
+                if _all_or_nothing.depth:
+                    # An enclosing all_or_nothing() block may roll back: it records this when it ends.
+                    _all_or_nothing.pending.append(entry)
+                else:
+                    audit.record(**entry)
                 raise
 
         wrapper.action_name = action_name
         return wrapper
 
     return decorate
+
+
+class _Block(threading.local):
+    def __init__(self):
+        self.depth = 0
+        self.pending: list[dict] = []  # audit entries of refused or failed calls inside the block
+
+
+_all_or_nothing = _Block()
+
+
+@contextlib.contextmanager
+def all_or_nothing():
+    """Several service calls as one change: if any of them fails, all of them are rolled back, and the refusal
+    or failure is still audited (after the rollback, which would otherwise take its audit event with it).
+
+        with all_or_nothing():
+            registered_model_update(...)
+            owner_set(...)
+    """
+    _all_or_nothing.depth += 1
+    try:
+        with transaction.atomic():
+            yield
+    finally:
+        _all_or_nothing.depth -= 1
+        if _all_or_nothing.depth == 0:  # outermost block: committed or rolled back, so record now
+            pending, _all_or_nothing.pending = _all_or_nothing.pending, []
+            for entry in pending:
+                audit.record(**entry)
 
 
 def require_authenticated(actor) -> None:

@@ -105,6 +105,20 @@ def test_unknown_owner_is_400_before_anything_changes(api, admin, governed):
 
 
 @pytest.mark.django_db
+def test_model_patch_is_all_or_nothing_and_the_refused_part_is_audited(api, governed, owner, iris):
+    """The comment may change but the new name is taken: nothing changes, and the failed rename is in the audit
+    log (recorded after the rollback, which would otherwise have taken it along)."""
+    make_model(owner, "prod.ml_team.taken")
+    before = state_fingerprint()
+    response = api(owner).patch(f"{UC}/models/{MODEL}", {"comment": "changed", "new_name": "taken"}, format="json")
+    assert response.status_code in (400, 409), response.content
+    assert state_fingerprint() == before
+    assert AuditEvent.objects.filter(action="registered_model.rename", outcome=AuditEvent.Outcome.FAILED).count() == 1
+    assert not AuditEvent.objects.filter(action="registered_model.update", outcome=AuditEvent.Outcome.SUCCESS,
+                                         parameters__description="changed").exists()
+
+
+@pytest.mark.django_db
 def test_schema_update_and_delete_with_force(api, admin, iris):
     response = api(admin).patch(f"{UC}/schemas/prod.ml_team", {"comment": "new", "owner": "reader"}, format="json")
     assert response.json()["comment"] == "new" and response.json()["owner"] == "reader"

@@ -227,7 +227,8 @@ def test_register_unknown_logged_model_is_a_form_error(client_for, owner):
 
 
 def test_register_version_refused_after_model_created_is_taken_back(client_for, owner):
-    """The model is created in the same request; when its version is refused, the new model is removed."""
+    """The model is created in the same request; when its version is refused, neither exists (one transaction),
+    and the refusal is audited."""
     run = make_run(0)
     lm = _logged_model(run)
     lm.artifact_uri = "s3://elsewhere/model"  # not a managed location: the version service refuses it
@@ -236,7 +237,10 @@ def test_register_version_refused_after_model_created_is_taken_back(client_for, 
                                       {"logged_model": lm.model_id, "name": "ws_orphan"})
     assert response.status_code == 200 and 'class="error"' in response.content.decode()
     assert not RegisteredModel.objects.filter(name="ws_orphan").exists()
-    assert AuditEvent.objects.filter(action="model_version.create").exists()
+    assert AuditEvent.objects.filter(action="model_version.create", outcome=AuditEvent.Outcome.FAILED).exists()
+    # Rolled back, not deleted afterwards: no trace of a model that never came to be.
+    assert not AuditEvent.objects.filter(action__startswith="registered_model.", object_name__contains="ws_orphan",
+                                         outcome=AuditEvent.Outcome.SUCCESS).exists()
 
 
 def test_experiments_nav_link(client_for, owner):
