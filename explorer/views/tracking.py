@@ -19,6 +19,7 @@ from explorer.tabs import RUN_TABS, render_tabs
 from explorer.views.common import dialog_done, paginate, render_dialog, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.version import artifact_browser, artifact_download, store_root
+from registry import search
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.lineage.capture import classify, input_context
@@ -36,6 +37,7 @@ MAX_SPARKLINES = 20
 SPARKLINE_POINTS = 200
 SPARK_W, SPARK_H = 120, 24
 MAX_LOGGED_MODELS = 200
+MAX_NAME_SUGGESTIONS = 100  # model names offered in the register dialog
 
 
 def _experiment(actor, experiment_id: str):
@@ -197,6 +199,17 @@ def _run_logged_models(actor, run) -> list:
     return list(qs[:MAX_LOGGED_MODELS])
 
 
+def _versions_by_logged_model(actor, model_ids: list[str]) -> dict[str, list]:
+    """The versions (that `actor` may see) registered from each of these logged models, in one query."""
+    found: dict[str, list] = {}
+    if model_ids:
+        versions = (search.visible_versions(actor).filter(logged_model_id__in=model_ids)
+                    .select_related("model__schema__catalog").order_by("model__name", "version")[:200])
+        for mv in versions:
+            found.setdefault(mv.logged_model_id, []).append(mv)
+    return found
+
+
 def run_context(request: HttpRequest, run, active: str) -> dict:
     return {
         "object": run, "run": run, "experiment": run.experiment, "kind": "Run",
@@ -255,9 +268,11 @@ def run_overview(request: HttpRequest, run_id: str) -> HttpResponse:
         ref = classify(name=i.dataset.name, source_type=i.dataset.source_type, source_text=i.dataset.source)
         inputs.append({"input": i, "dataset": i.dataset, "context": input_context(i.tags), "ref": ref,
                        "table_url": reverse("explorer:table", args=[ref.name]) if ref.kind == "table" else ""})
+    logged = _run_logged_models(request.user, run)
+    registered = _versions_by_logged_model(request.user, [lm.model_id for lm in logged])
     context.update({
-        "params": details.params, "metrics": metrics, "tags": [t for t in details.tags],
-        "inputs": inputs, "logged_models": _run_logged_models(request.user, run),
+        "params": details.params, "metrics": metrics, "tags": [t for t in details.tags], "inputs": inputs,
+        "logged_models": [{"model": lm, "versions": registered.get(lm.model_id, [])} for lm in logged],
         "spark_w": SPARK_W, "spark_h": SPARK_H,
     })
     return render(request, "explorer/run_overview.html", context)
@@ -297,9 +312,14 @@ class RegisterModelForm(forms.Form):
     name = forms.CharField(max_length=500, label="Register as",
                            help_text="An existing model, a new catalog.schema.model, or a workspace model name.")
 
-    def __init__(self, *args, choices=(), **kwargs):
+    def __init__(self, *args, choices=(), hint_url: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["logged_model"].choices = list(choices)
+        # Suggestions from the models the user may see, and a hint saying what registering would do.
+        self.fields["name"].widget.attrs.update({
+            "list": "register-model-names", "autocomplete": "off", "aria-describedby": "register-hint",
+            "hx-get": hint_url, "hx-trigger": "input changed delay:250ms", "hx-target": "#register-hint",
+            "hx-swap": "outerHTML"})
 
     def clean_name(self) -> str:
         return self.cleaned_data["name"].strip()
@@ -313,13 +333,39 @@ def _model_exists(actor, name: str) -> bool:
     return True
 
 
+def register_hint(actor, name: str) -> str:
+    """What registering under `name` would do, said before the user commits to it."""
+    name = name.strip()
+    if not name:
+        return "Pick a model you can see, or type a new name."
+    try:
+        existing = model_get(actor=actor, name=name)
+    except (NotFound, InvalidParameter):
+        existing = None
+    if existing is not None:
+        return f"Registers version {existing.last_version_number + 1} of {existing.full_name}."
+    if name.count(".") == 2:
+        catalog, schema, _ = name.split(".")
+        return (f"Creates the three-level model {name} (needs CREATE MODEL on {catalog}.{schema}), then registers "
+                "version 1.")
+    if "." not in name:
+        return f"Creates the workspace-registry model {name}, then registers version 1."
+    return "Use catalog.schema.model for a three-level model, or a name without dots for the workspace registry."
+
+
 @ui_view
 def register_model_dialog(request: HttpRequest, run_id: str) -> HttpResponse:
     run = _run(request.user, run_id)
+    if request.method == "GET" and "hint" in request.GET:
+        return render(request, "explorer/partials/register_hint.html",
+                      {"hint": register_hint(request.user, request.GET.get("name", "")[:500])})
     logged = _run_logged_models(request.user, run)
     choices = [(m.model_id, f"{m.name} ({m.model_id})") for m in logged]
-    form = RegisterModelForm(request.POST or None, choices=choices,
-                             initial={"logged_model": choices[0][0] if choices else ""})
+    wanted = request.GET.get("logged_model", "")
+    preselected = wanted if wanted in {value for value, _ in choices} else (choices[0][0] if choices else "")
+    url = reverse("explorer:run_register", args=[run.run_id])
+    form = RegisterModelForm(request.POST or None, choices=choices, initial={"logged_model": preselected},
+                             hint_url=f"{url}?hint=1")
     if request.method == "POST" and form.is_valid():
         name, model_id = form.cleaned_data["name"], form.cleaned_data["logged_model"]
         try:
@@ -334,8 +380,12 @@ def register_model_dialog(request: HttpRequest, run_id: str) -> HttpResponse:
         else:
             return dialog_done(request, reverse("explorer:version",
                                                 kwargs={"name": mv.model.full_name, "version": mv.version}))
+    suggestions = (search.visible_models(request.user).select_related("schema__catalog")
+                   .order_by("-updated_at", "pk")[:MAX_NAME_SUGGESTIONS])
     return render_dialog(request, "explorer/dialogs/register_model.html", {
         "run": run, "form": form, "has_models": bool(choices),
+        "suggestions": [m.full_name for m in suggestions],
+        "hint": register_hint(request.user, form["name"].value() or ""),
         "action_url": reverse("explorer:run_register", args=[run.run_id]),
         "back_url": reverse("explorer:run", args=[run.run_id]),
     }, title=f"Register a model from run {run.name or run.run_id}")

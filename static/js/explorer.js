@@ -115,6 +115,14 @@
     else if (!event.shiftKey && (active === last || outside)) { event.preventDefault(); first.focus(); }
   });
 
+  // A field's error describes the value that was refused: editing the field clears it.
+  document.addEventListener("input", function (event) {
+    var field = event.target.closest && event.target.closest(".field.has-error");
+    if (!field) return;
+    field.classList.remove("has-error");
+    field.querySelectorAll(".error").forEach(function (error) { error.remove(); });
+  });
+
   document.addEventListener("submit", function (event) {
     event.target.querySelectorAll("textarea[data-original]").forEach(function (area) {
       area.setAttribute("data-submitted", "1");

@@ -80,6 +80,9 @@ def test_register_a_model_from_a_run_page(transactional_db, live_server, celery_
 
     # Version 1 of a new model, from the older logged model (not the dialog's default).
     page.fill("#modal #id_name", NEW_MODEL)
+    # While typing, the dialog says what registering under that name would do.
+    page.wait_for_selector(f"#modal #register-hint:has-text('Creates the three-level model {NEW_MODEL}')")
+    assert page.locator("#modal .field.has-error").count() == 0  # the refused name's error went with it
     shot(page, "dialog-register-model")
     with page.expect_navigation():
         page.click("#modal button.primary:has-text('Register')")
@@ -110,6 +113,7 @@ def test_register_a_model_from_a_run_page(transactional_db, live_server, celery_
 
     # Version 2 into the now existing model, from the other logged model.
     _fill_register_dialog(page, base, run, second, NEW_MODEL)
+    page.wait_for_selector(f"#modal #register-hint:has-text('Registers version 2 of {NEW_MODEL}')")
     with page.expect_navigation():
         page.click("#modal button.primary:has-text('Register')")
     page.wait_for_selector("body[data-ready='1']", state="attached")

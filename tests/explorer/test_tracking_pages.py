@@ -245,3 +245,45 @@ def test_register_version_refused_after_model_created_is_taken_back(client_for, 
 
 def test_experiments_nav_link(client_for, owner):
     assert reverse("explorer:experiments") in client_for(owner).get(reverse("explorer:home")).content.decode()
+
+
+def test_run_page_shows_what_each_logged_model_was_registered_as_and_registers_one_directly(client_for, owner,
+                                                                                            reader):
+    from tests.registry.factories import make_model, make_version
+
+    run = make_run(0)
+    first, second = _logged_model(run), _logged_model(run, model_id="m-second2", name="second")
+    make_model(owner, "mine")  # a workspace model only its owner may read
+    make_version(owner, "mine", source=f"models:/{first.model_id}", run_id=run.run_id, model_id=first.model_id)
+    page = reverse("explorer:run", args=[run.run_id])
+    register = reverse("explorer:run_register", args=[run.run_id])
+    html = client_for(owner).get(page).content.decode()
+    assert 'href="/models/mine/versions/1/">mine v1</a>' in html and "Not registered" in html
+    assert f'href="{register}?logged_model={second.model_id}"' in html
+    # The reader may see the run but not the model: no trace of it.
+    assert "mine v1" not in client_for(reader).get(page).content.decode()
+    dialog = client_for(owner).get(register, {"logged_model": second.model_id}).content.decode()
+    assert f'<option value="{second.model_id}" selected>' in dialog
+    assert '<datalist id="register-model-names"><option value="mine">' in dialog
+
+
+@pytest.mark.parametrize("name, says", [
+    ("", "Pick a model you can see"),
+    ("mine", "Registers version 1 of mine."),
+    ("prod.ml_team.fresh", "Creates the three-level model prod.ml_team.fresh (needs CREATE MODEL on prod.ml_team)"),
+    ("brand_new", "Creates the workspace-registry model brand_new"),
+    ("a.b", "Use catalog.schema.model"),
+    ("<script>x</script>", "&lt;script&gt;"),
+])
+def test_register_dialog_says_what_a_name_would_do(client_for, owner, reader, name, says):
+    from tests.registry.factories import make_model
+
+    run = make_run(0)
+    _logged_model(run)
+    make_model(owner, "mine")
+    url = reverse("explorer:run_register", args=[run.run_id])
+    hint = client_for(owner).get(url, {"hint": "1", "name": name}, HTTP_HX_REQUEST="true")
+    assert hint.status_code == 200 and says in hint.content.decode() and 'id="register-hint"' in hint.content.decode()
+    if name == "mine":  # a model the reader may not see reads as a new one, never as "exists"
+        assert "Creates the workspace-registry model mine" in client_for(reader).get(
+            url, {"hint": "1", "name": name}).content.decode()
