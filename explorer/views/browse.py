@@ -32,14 +32,14 @@ def model_crumbs(model) -> list[tuple[str, str]]:
     return crumbs + [(model.name, reverse("explorer:model", args=[model.full_name]))]
 
 
-def _schema_get(actor, full_name: str):
+def get_schema(actor, full_name: str):
     try:
         return selectors.schema_get(actor=actor, full_name=full_name)
     except InvalidParameter:
         raise NotFound(f"Schema '{full_name}' does not exist.") from None
 
 
-def _catalog_get(actor, name: str):
+def get_catalog(actor, name: str):
     try:
         return selectors.catalog_get(actor=actor, name=name)
     except InvalidParameter:
@@ -57,7 +57,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @ui_view
 def catalog_page(request: HttpRequest, catalog: str) -> HttpResponse:
-    obj = _catalog_get(request.user, catalog)
+    obj = get_catalog(request.user, catalog)
     schemas = selectors.schema_list_visible(actor=request.user, catalog=obj).select_related("owner_user", "owner_group")
     page = paginate(request, schemas.order_by("name"))
     return render(request, "explorer/catalog.html", {
@@ -69,7 +69,7 @@ def catalog_page(request: HttpRequest, catalog: str) -> HttpResponse:
 
 @ui_view
 def schema_page(request: HttpRequest, schema: str) -> HttpResponse:
-    obj = _schema_get(request.user, schema)
+    obj = get_schema(request.user, schema)
     models = selectors.model_list_visible(actor=request.user, schema=obj)
     page = paginate(request, models.order_by("name"))
     allowed = abilities(request.user, obj, [Action.CREATE_MODEL, *tab_actions(SCHEMA_TABS)])
@@ -95,7 +95,7 @@ def workspace_page(request: HttpRequest) -> HttpResponse:
 
 @ui_view
 def nav_catalog(request: HttpRequest, catalog: str) -> HttpResponse:
-    obj = _catalog_get(request.user, catalog)
+    obj = get_catalog(request.user, catalog)
     schemas = list(selectors.schema_list_visible(actor=request.user, catalog=obj).order_by("name")[:NAV_LIMIT + 1])
     return render(request, "explorer/partials/nav_schemas.html", {
         "catalog": obj, "schemas": schemas[:NAV_LIMIT], "more": len(schemas) > NAV_LIMIT})
@@ -103,7 +103,7 @@ def nav_catalog(request: HttpRequest, catalog: str) -> HttpResponse:
 
 @ui_view
 def nav_schema(request: HttpRequest, schema: str) -> HttpResponse:
-    obj = _schema_get(request.user, schema)
+    obj = get_schema(request.user, schema)
     models = list(selectors.model_list_visible(actor=request.user, schema=obj).order_by("name")[:NAV_LIMIT + 1])
     return render(request, "explorer/partials/nav_models.html", {
         "schema": obj, "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT,

@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from explorer.forms import CreateCatalogForm, CreateModelForm, CreateSchemaForm, add_registry_error
+from explorer.views.browse import get_catalog, get_schema
 from explorer.views.common import dialog_done, render_dialog, require, ui_view
-from registry import permissions, selectors
-from registry.errors import AlreadyExists, InvalidParameter, NotFound, RegistryError
+from registry import permissions
+from registry.errors import AlreadyExists, InvalidParameter, RegistryError
 from registry.names import validate_uc_part
 from registry.permissions import Action
 from registry.services.catalogs import catalog_create, schema_create
@@ -28,20 +29,6 @@ def may_create(actor, kind: str, parent=None) -> bool:
         return permissions.is_admin(actor)
     action = {"schema": Action.CREATE_SCHEMA, "model": Action.CREATE_MODEL}[kind]
     return parent is not None and permissions.abilities(actor, parent, [action])[action]
-
-
-def _catalog(actor, name: str):
-    try:
-        return selectors.catalog_get(actor=actor, name=name)
-    except InvalidParameter:
-        raise NotFound(f"Catalog '{name}' does not exist.") from None
-
-
-def _schema(actor, full_name: str):
-    try:
-        return selectors.schema_get(actor=actor, full_name=full_name)
-    except InvalidParameter:
-        raise NotFound(f"Schema '{full_name}' does not exist.") from None
 
 
 def _show_error(form, exc: RegistryError, text_field: str) -> None:
@@ -73,7 +60,7 @@ def create_catalog_dialog(request: HttpRequest) -> HttpResponse:
 
 @ui_view
 def create_schema_dialog(request: HttpRequest, catalog: str) -> HttpResponse:
-    parent = _catalog(request.user, catalog)
+    parent = get_catalog(request.user, catalog)
     require(request.user, Action.CREATE_SCHEMA, parent)
     form = CreateSchemaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -91,7 +78,7 @@ def create_schema_dialog(request: HttpRequest, catalog: str) -> HttpResponse:
 
 @ui_view
 def create_model_dialog(request: HttpRequest, schema: str) -> HttpResponse:
-    parent = _schema(request.user, schema)
+    parent = get_schema(request.user, schema)
     require(request.user, Action.CREATE_MODEL, parent)
     form = CreateModelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -78,18 +78,18 @@ def _permissions_page(request: HttpRequest, obj, *, kind: str, crumbs, active: s
 
 @ui_view
 def catalog_permissions(request: HttpRequest, catalog: str) -> HttpResponse:
-    from explorer.views.browse import _catalog_get, catalog_crumbs
+    from explorer.views.browse import get_catalog, catalog_crumbs
 
-    obj = _catalog_get(request.user, catalog)
+    obj = get_catalog(request.user, catalog)
     return _permissions_page(request, obj, kind="catalog", crumbs=catalog_crumbs(obj),
                              active="explorer:catalog_permissions")
 
 
 @ui_view
 def schema_permissions(request: HttpRequest, schema: str) -> HttpResponse:
-    from explorer.views.browse import _schema_get, schema_crumbs
+    from explorer.views.browse import get_schema, schema_crumbs
 
-    obj = _schema_get(request.user, schema)
+    obj = get_schema(request.user, schema)
     return _permissions_page(request, obj, kind="schema", crumbs=schema_crumbs(obj),
                              active="explorer:schema_permissions")
 
