@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry.models import AuditEvent, Catalog, RegisteredModel, Schema
-from tests.e2e.test_browser_explorer import browser_page, shot, sign_in, submit_and_reload  # noqa: F401 (a fixture)
+from tests.e2e.browser import shot, sign_in, submit_and_reload
 
 pytestmark = pytest.mark.slow
 

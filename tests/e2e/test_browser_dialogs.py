@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from registry.models import RegisteredModel
-from tests.e2e.test_browser_explorer import MODEL, _setup, browser_page, sign_in  # noqa: F401 (a fixture)
+from tests.e2e.browser import sign_in
+from tests.e2e.test_browser_explorer import MODEL, _setup
 
 pytestmark = pytest.mark.slow
 DISCARD = "Discard your unsaved description?"

@@ -3,54 +3,14 @@ tree to a model, set and reassign an alias, add a tag, generate and accept a des
 with no JavaScript errors. Screenshots of the main pages go to docs/screenshots/."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from tests.e2e.browser import shot, sign_in, submit_and_reload
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 MODEL = "prod.ml_team.iris"
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
-        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-        page.errors = errors
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_load_state("networkidle")  # lazy tree nodes loaded
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
-
-
-def submit_and_reload(page, selector: str) -> None:
-    """Click a dialog button whose success reloads the page (HX-Redirect), and wait for the new page's scripts."""
-    with page.expect_navigation():
-        page.click(selector)
-    page.wait_for_selector("body[data-ready='1']", state="attached")
 
 
 def _setup(owner, reader):
@@ -172,14 +132,6 @@ def _with_artifacts(mv) -> None:
         "inputs": '[{"type": "double", "name": "x"}]', "outputs": '[{"type": "long"}]'}})
     storage.save_stream(f"{location}/MLmodel", io.BytesIO(mlmodel.encode()))
     storage.save_stream(f"{location}/model.bin", io.BytesIO(b"weights" * 1000))
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f"pw-{username}")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_grant_to_a_group_then_copy_a_version_and_watch_the_job(transactional_db, live_server, celery_worker,

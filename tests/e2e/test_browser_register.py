@@ -12,7 +12,7 @@ import yaml
 from registry import storage
 from registry.models import Experiment, Job, LoggedModel, ModelVersion, RegisteredModel, Run
 from registry.sources import artifact_path_of
-from tests.e2e.test_browser_explorer import browser_page, shot, sign_in  # noqa: F401 (browser_page is a fixture)
+from tests.e2e.browser import shot, sign_in
 
 pytestmark = pytest.mark.slow
 EXPERIMENT_ID = 7

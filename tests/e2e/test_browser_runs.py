@@ -5,14 +5,12 @@ docs/screenshots/run-artifacts.png."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser_explorer import browser_page, sign_in  # noqa: F401  (a fixture)
+from tests.e2e.browser import SHOTS, sign_in
 
 pytestmark = pytest.mark.slow
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 RUNS = [  # name, status, solver, C, accuracy history (None: never logged), f1, loss
     ("baseline-lr", "FINISHED", "lbfgs", "1.0", [0.71, 0.82, 0.86], 0.84, 0.41),
