@@ -106,6 +106,8 @@ def _settle(src: Path) -> None:
 
 def _case(store: Path, name: str, total_bytes: int, files: int, *, repeat: int, source: str | None = None) -> dict:
     """Median of `repeat` alternating rounds (cp, ours, cp, ours, ...): other load on the machine hits both."""
+    from registry import storage
+
     src = store / f"src-{source or name}"
     cp_runs, ours_runs = [], []
     for _ in range(repeat):
@@ -114,8 +116,6 @@ def _case(store: Path, name: str, total_bytes: int, files: int, *, repeat: int, 
         shutil.rmtree(store / f"cp-{name}")
         _settle(src)
         ours_runs.append(_ours(f"src-{source or name}", f"ours-{name}"))
-        from registry import storage
-
         storage.delete_tree(f"ours-{name}")
     cp_time, cp_durable = (statistics.median(run[i] for run in cp_runs) for i in (0, 1))
     ours_time, ours_durable = (statistics.median(run[i] for run in ours_runs) for i in (0, 1))

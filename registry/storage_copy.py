@@ -36,6 +36,7 @@ _KERNEL_CHUNK = 8 * 1024 * 1024
 _WHOLE_FILE_LIMIT = 4 * 1024 * 1024
 _TICK_SECONDS = 0.2
 _BATCH_FILES = 64
+_COPY_THREADS = min(4, max(2, os.cpu_count() or 2))
 _BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -61,12 +62,12 @@ class _Plan:
 class _Copied:
     sha256: str
     crc32: str
-    stat: os.stat_result | None
+    stat: os.stat_result
 
 
 def copy_tree(source: str, destination: str, files: list[tuple[str, int]], *,
               on_bytes: Callable[[int], None] | None = None, on_file: Callable[[], None] | None = None,
-              on_tick: Callable[[], None] | None = None, threads: int | None = None) -> dict[str, str]:
+              on_tick: Callable[[], None] | None = None) -> dict[str, str]:
     """Copy every (relative path, size) of `files` (from storage.walk_files(source)) from the directory `source`
     to `destination`, verify every copy, record the copies in the manifest and return {relative path: SHA-256}.
 
@@ -77,15 +78,14 @@ def copy_tree(source: str, destination: str, files: list[tuple[str, int]], *,
     recorded = artifact_manifest.below(source)
     on_bytes = on_bytes or _ignore
     fs = storage._filesystem()
-    if fs is None:
-        results = _copy_streamed(source, destination, files, recorded, on_bytes, on_file)
-    else:
-        # The two directories are confined once; `files` come from walk_files, which leaves out anything
-        # below them that resolves outside the root.
-        source_dir, target_dir = fs.path(source), fs.path(destination)
-        plans = [_Plan(rel, size, os.path.join(source_dir, rel), os.path.join(target_dir, rel), recorded.get(rel))
-                 for rel, size in ((storage.clean_relative_path(rel), size) for rel, size in files)]
-        results = _copy_planned(plans, on_bytes, on_file, on_tick, threads or min(4, max(2, os.cpu_count() or 2)))
+    if fs is None:  # save_stream records each copy as it writes it
+        return _copy_streamed(source, destination, files, recorded, on_bytes, on_file)
+    # The two directories are confined once; `files` come from walk_files, which leaves out anything below them
+    # that resolves outside the root.
+    source_dir, target_dir = fs.path(source), fs.path(destination)
+    plans = [_Plan(rel, size, os.path.join(source_dir, rel), os.path.join(target_dir, rel), recorded.get(rel))
+             for rel, size in ((storage.clean_relative_path(rel), size) for rel, size in files)]
+    results = _copy_planned(plans, on_bytes, on_file, on_tick, _COPY_THREADS)
     artifact_manifest.record([(posixpath.join(destination, rel), size, results[rel].stat, results[rel].sha256,
                                results[rel].crc32) for rel, size in files])
     return {rel: copied.sha256 for rel, copied in results.items()}
@@ -269,26 +269,21 @@ def _digest_of_file(path: str, kind: str) -> str:
 
 
 def _copy_streamed(source: str, destination: str, files: list[tuple[str, int]], recorded: dict[str, Recorded],
-                   on_bytes, on_file) -> dict[str, _Copied]:
-    """Backends without a filesystem: stream each file through save_stream (which hashes what it reads), then
-    read the copy back and hash it again."""
-    results = {}
+                   on_bytes, on_file) -> dict[str, str]:
+    """Backends without a filesystem: stream each file through save_stream (which hashes what it reads and
+    records the copy), then read the copy back and hash it again."""
+    checksums = {}
     for rel, size in files:
         target = posixpath.join(destination, rel)
         with storage.open_read(posixpath.join(source, rel)) as handle:
             written, read_sha256 = storage.save_stream(target, handle, on_chunk=on_bytes)
-        landed_sha256, landed_crc32 = hashlib.sha256(), Crc32()
-        with storage.open_read(target) as handle:
-            while chunk := handle.read(storage.CHUNK_SIZE):
-                landed_sha256.update(chunk)
-                landed_crc32.update(chunk)
-        if written != size or landed_sha256.hexdigest() != read_sha256:
+        if written != size or storage.sha256_of(target) != read_sha256:
             raise CopyMismatch(f"verification failed for {rel}")
         known = recorded.get(rel)
         if known is not None and known.describes(None, size) and known.sha256 != read_sha256:
             raise CorruptedArtifact(f"The artifact {rel} no longer matches the SHA-256 recorded when it was "
                                     "uploaded: the stored file is corrupted.")
-        results[rel] = _Copied(read_sha256, landed_crc32.hexdigest(), None)
+        checksums[rel] = read_sha256
         if on_file is not None:
             on_file()
-    return results
+    return checksums

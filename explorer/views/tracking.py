@@ -325,12 +325,12 @@ class RegisterModelForm(forms.Form):
         return self.cleaned_data["name"].strip()
 
 
-def _model_exists(actor, name: str) -> bool:
+def _visible_model(actor, name: str):
+    """The model named `name` if `actor` may see it, else None (a hidden model reads as missing)."""
     try:
-        model_get(actor=actor, name=name)
+        return model_get(actor=actor, name=name)
     except (NotFound, InvalidParameter):
-        return False
-    return True
+        return None
 
 
 def register_hint(actor, name: str) -> str:
@@ -338,10 +338,7 @@ def register_hint(actor, name: str) -> str:
     name = name.strip()
     if not name:
         return "Pick a model you can see, or type a new name."
-    try:
-        existing = model_get(actor=actor, name=name)
-    except (NotFound, InvalidParameter):
-        existing = None
+    existing = _visible_model(actor, name)
     if existing is not None:
         return f"Registers version {existing.last_version_number + 1} of {existing.full_name}."
     if name.count(".") == 2:
@@ -371,7 +368,7 @@ def register_model_dialog(request: HttpRequest, run_id: str) -> HttpResponse:
         try:
             # A model made for this version must not outlive the version's refusal: one change, all or nothing.
             with all_or_nothing():
-                if not _model_exists(request.user, name):
+                if _visible_model(request.user, name) is None:
                     name = registered_model_create(actor=request.user, name=name).full_name
                 mv = model_version_create(actor=request.user, name=name, source=f"models:/{model_id}",
                                           run_id=run.run_id, model_id=model_id)
