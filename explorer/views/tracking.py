@@ -8,8 +8,7 @@ import math
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Count, F, Q, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -23,7 +22,6 @@ from registry import search
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.lineage.capture import classify, input_context
-from registry.models import Metric
 from registry.search.pages import encode_page_token
 from registry.selectors import model_get
 from registry.services.core import all_or_nothing
@@ -243,16 +241,9 @@ def sparkline(values: list[float]) -> str:
 
 
 def _histories(run, keys: list[str]) -> dict[str, list[float]]:
-    """The last SPARKLINE_POINTS points of each metric in `keys`, in step order, in one query."""
-    if not keys:
-        return {}
-    ranked = Metric.objects.filter(run=run, key__in=keys).annotate(rank=Window(
-        RowNumber(), partition_by=[F("key")], order_by=[F("step").desc(), F("timestamp").desc(), F("pk").desc()]))
-    out: dict[str, list] = {k: [] for k in keys}
-    for key, value, _rank in (ranked.filter(rank__lte=SPARKLINE_POINTS)
-                              .values_list("key", "value", "rank")):
-        out[key].append((_rank, value))
-    return {k: [v for _, v in sorted(points, key=lambda p: -p[0])] for k, points in out.items()}
+    """The last SPARKLINE_POINTS values of each metric in `keys`, in step order, in one query."""
+    found = ts.metric_histories([run.pk], keys, points=SPARKLINE_POINTS)
+    return {key: [value for _, value in found[(run.pk, key)]["points"]] for key in keys if (run.pk, key) in found}
 
 
 @ui_view
