@@ -128,7 +128,8 @@ def artifact_browser(actor, *, root: str | None, sub: str, base_url: str, missin
     context = {"path": sub, "entries": [], "file": None, "unavailable": ""}
     try:
         path = artifact_store_path(actor, root, sub)
-        if sub and not storage.is_file(path) and not storage.is_dir(path):
+        is_file = bool(sub) and storage.is_file(path)
+        if sub and not is_file and not storage.is_dir(path):
             raise NotFound("No artifact at this path.")
     except (NotFound, InvalidParameter):
         context["unavailable"] = "No artifact at this path." if sub else missing
@@ -138,7 +139,7 @@ def artifact_browser(actor, *, root: str | None, sub: str, base_url: str, missin
         acc = f"{acc}/{part}" if acc else part
         crumbs.append((part, f"{base_url}?{urlencode({'path': acc})}"))
     context["path_crumbs"] = crumbs
-    if sub and storage.is_file(path):
+    if is_file:
         size = storage.size(path)
         context["file"] = {"name": posixpath.basename(sub), "size": size, "path": sub,
                            "preview": _preview(path, posixpath.basename(sub), size),
