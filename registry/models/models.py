@@ -69,7 +69,8 @@ class ModelVersion(models.Model):
     logged_model_id = models.CharField(max_length=64, blank=True, default="")
     # Where the version's artifacts are served from: its own managed location for three-level models, the
     # registered source's artifact location for workspace models.
-    storage_location = models.TextField(blank=True, default="")
+    # Indexed: an artifact write into a run asks whether a workspace version was registered from that path.
+    storage_location = models.TextField(blank=True, default="", db_index=True)
     status = models.CharField(max_length=32, choices=VersionStatus.choices, default=VersionStatus.READY)
     status_message = models.TextField(blank=True, default="")
     signature = models.JSONField(null=True, blank=True)

@@ -132,6 +132,8 @@ class LoggedModel(models.Model):
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="logged_models")
     name = models.CharField(max_length=500)
     source_run = models.ForeignKey(Run, null=True, blank=True, on_delete=models.SET_NULL, related_name="logged_models")
+    # Who created it: in an experiment open to all, only its owner (or who may modify the experiment) writes it.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=32, default="LOGGED_MODEL_PENDING")
     status_message = models.TextField(blank=True, default="")
     model_type = models.CharField(max_length=128, blank=True, default="")
