@@ -1,5 +1,6 @@
 """Django settings, all read from the environment (12-factor); defaults make `make run` work unconfigured."""
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -29,6 +30,22 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# Content-Security-Policy (django-csp): only our own files run or style the pages (vendored htmx, static/js,
+# static/css); no inline script, handler or style attribute, no eval (htmx's is off in base.html), no framing.
+# Images in markdown descriptions come from this origin unless CSP_EXTRA_IMG_SRC lists more sources.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *env_list("CSP_EXTRA_IMG_SRC", "")],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -39,12 +56,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_htmx",
+    "axes",
     "registry",
     "explorer",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "registry.request_context.RequestContextMiddleware",
+    # Last, as django-axes requires: it turns a sign-in refused for a lock-out into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "explorer.urls"
@@ -115,6 +136,26 @@ ARTIFACT_STORAGE_BACKEND = env_str("ARTIFACT_STORAGE_BACKEND", "django.core.file
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# Sign-in throttling (django-axes, database handler: counts are shared by every web process). Failures are
+# counted per user name and per client address, either of which locks at the limit for the cool-off; attempts
+# during a lock-out extend it. A success does not reset the counts: with counts per name *or* address, a reset
+# would let an attacker clear them by signing in to an account of their own between guesses.
+AUTHENTICATION_BACKENDS = [
+    "explorer.signin.SigninThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "explorer.views.account.signin_locked_out"
+AXES_USERNAME_CALLABLE = "explorer.signin.counted_username"
+AXES_VERBOSE = False
+# API token failures (registry/authentication.py): after this many bad tokens from one address within the
+# window, every token from that address is answered 429 until the window ends.
+TOKEN_FAILURE_LIMIT = env_int("TOKEN_FAILURE_LIMIT", 20, minimum=1)
+TOKEN_FAILURE_WINDOW_SECONDS = env_int("TOKEN_FAILURE_WINDOW_SECONDS", 60, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "registry.authentication.TokenAuthentication",
@@ -158,6 +199,14 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY = False
 REDIS_URL = env_str("REDIS_URL", "")
+# The cache holds counters every web process must share (token throttling), so never per-process memory:
+# Redis when configured, else files under var/ (the quick start's gunicorn workers share the directory).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
 
 # Registry limits (Unity Catalog's defaults).
 REGISTRY_MAX_ALIASES_PER_MODEL = env_int("REGISTRY_MAX_ALIASES_PER_MODEL", 10, minimum=1)

@@ -1,6 +1,8 @@
-"""The user's own pages: personal access tokens (created and shown once, listed, revoked)."""
+"""The user's own pages: personal access tokens (created and shown once, listed, revoked), and the page a
+sign-in locked out by too many failures gets."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -40,3 +42,12 @@ def tokens(request: HttpRequest) -> HttpResponse:
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     token_revoke(actor=request.user, token_id=token_id)  # NotFound (not mine) becomes a 404
     return HttpResponseRedirect(reverse("explorer:tokens"))
+
+
+def signin_locked_out(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' lock-out answer (AXES_LOCKOUT_CALLABLE): our page with 429 and when to try again, for the
+    sign-in form and the admin's alike."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(request, "registration/locked_out.html", {"minutes": seconds // 60}, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
