@@ -21,6 +21,13 @@ class InvalidParameter(RegistryError):
     error_code = "INVALID_PARAMETER_VALUE"
 
 
+class InvalidState(RegistryError):
+    """The object exists and may be changed in general, but not in its current state (e.g. files a registered
+    version was created from)."""
+
+    error_code = "INVALID_STATE"
+
+
 class PermissionDenied(RegistryError):
     """Raised only when the principal may see the object; otherwise services raise NotFound."""
 

@@ -19,7 +19,8 @@ from registry.permission_formulas import And, GrantAt, Or, OwnerAt, Where, all_o
 
 class Action(StrEnum):
     READ = "read"  # see, get, list, load
-    MODIFY = "modify"  # new version, aliases, rename, description, comment
+    MODIFY = "modify"  # new version, aliases, rename, description, comment; on an experiment: any of its runs
+    CREATE_RUN = "create_run"  # on an experiment: new runs and logged models (then writable by their owner)
     TAG = "tag"
     DELETE = "delete"
     MANAGE_GRANTS = "manage_grants"  # grant, revoke, transfer ownership
@@ -207,7 +208,10 @@ _MODEL_WS_RULES = {
 _OPEN = Condition(Q(open_to_all=True), "")
 _EXPERIMENT_RULES = {
     Action.READ: AnyOf(_OPEN, Has(Privilege.EXECUTE), Has(Privilege.MANAGE), description="requires EXECUTE on the experiment"),
-    Action.MODIFY: AnyOf(_OPEN, Owner(), Has(Privilege.MANAGE), description="requires ownership or MANAGE on the experiment"),
+    # "Open to all" (the Default experiment) lets anyone read it and start runs in it; writing to a run is for
+    # the run's owner (registry.tracking_selectors.run_list_writable) or for who may modify the experiment.
+    Action.CREATE_RUN: AnyOf(_OPEN, Owner(), Has(Privilege.MANAGE), description="requires ownership or MANAGE on the experiment"),
+    Action.MODIFY: AnyOf(Owner(), Has(Privilege.MANAGE), description="requires ownership or MANAGE on the experiment"),
     Action.DELETE: AnyOf(Owner(), Has(Privilege.MANAGE)),
     Action.MANAGE_GRANTS: AnyOf(Owner(), Has(Privilege.MANAGE)),
 }

@@ -265,11 +265,14 @@ class _HashingReader:
         return data
 
 
-def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: int | None = None) -> tuple[int, str]:
+def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: int | None = None,
+                before_commit=None) -> tuple[int, str]:
     """Write `stream` to `path` in chunks (never whole in memory); returns (bytes, sha256 hex).
 
     With `expected_size`, a stream that ends early is an IncompleteUpload and nothing is kept. On the
-    filesystem the bytes go to a hidden sibling first and are renamed into place once complete."""
+    filesystem the bytes go to a hidden sibling first and are renamed into place once complete;
+    `before_commit()` runs just before that rename and may raise to keep the old file (a long upload re-checks
+    that the path did not become a registered version's file meanwhile)."""
     path = clean_relative_path(path)
     if not path:
         raise InvalidParameter("Artifact path must name a file.")
@@ -287,6 +290,8 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
             # Stat the hidden file before the rename (which keeps its inode and mtime), so a concurrent upload
             # of the same path can never lend this checksum its own file's identity.
             stat = os.stat(fs.path(target))
+            if before_commit is not None:
+                before_commit()
             os.replace(fs.path(target), fs.path(path))
     except BaseException as exc:
         _discard(storage, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, QuerySet, Subquery, OuterRef, Window
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from registry import permissions
@@ -144,6 +144,21 @@ def run_list_visible(*, actor, action: Action = Action.READ) -> QuerySet[Run]:
     return Run.objects.filter(experiment__in=experiment_list_visible(actor=actor, action=action).values("pk"))
 
 
+def _owned_or_modifiable(actor) -> Q:
+    """Rows (runs, logged models) `actor` may write: every row of an experiment it may modify, and its own rows
+    in experiments it may still start runs in. "Open to all" grants the second, never the first."""
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return Q(pk__in=[])
+    modifiable = experiment_list_visible(actor=actor, action=Action.MODIFY).values("pk")
+    creatable = experiment_list_visible(actor=actor, action=Action.CREATE_RUN).values("pk")
+    return Q(experiment__in=modifiable) | Q(owner=actor, experiment__in=creatable)
+
+
+def run_list_writable(*, actor) -> QuerySet[Run]:
+    """Runs `actor` may log to, tag, update or upload artifacts to."""
+    return Run.objects.filter(_owned_or_modifiable(actor))
+
+
 def run_get(*, actor, run_id) -> Run:
     if not isinstance(run_id, str) or not run_id or len(run_id) > 32:
         raise NotFound(run_not_found_message(str(run_id)[:100]))
@@ -256,6 +271,11 @@ def metric_histories(run_pks, keys, *, points: int) -> dict[tuple[int, str], dic
 def logged_model_list_visible(*, actor, action: Action = Action.READ) -> QuerySet[LoggedModel]:
     visible = experiment_list_visible(actor=actor, action=action).values("pk")
     return LoggedModel.objects.filter(experiment__in=visible).select_related("source_run")
+
+
+def logged_model_list_writable(*, actor) -> QuerySet[LoggedModel]:
+    """Logged models `actor` may finalize, tag, or upload artifacts to (same rule as runs)."""
+    return LoggedModel.objects.filter(_owned_or_modifiable(actor))
 
 
 def logged_model_get(*, actor, model_id, allow_deleted: bool = False) -> LoggedModel:

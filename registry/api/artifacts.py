@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry import storage
-from registry.artifact_access import authorize_artifact_path
+from registry.artifact_access import authorize_artifact_path, refuse_if_registered
 from registry.errors import InvalidParameter
 
 # Types a browser would render or run: served as plain text so an uploaded artifact can never script the
@@ -66,7 +66,8 @@ class ArtifactView(APIView):
     def put(self, request, artifact_path: str = ""):
         path = authorize_artifact_path(request.user, artifact_path, write=True)
         stream, expected = _upload_stream(request._request)
-        storage.save_stream(path, stream, expected_size=expected)
+        storage.save_stream(path, stream, expected_size=expected,
+                            before_commit=lambda: refuse_if_registered(request.user, path))
         return Response({})
 
     def delete(self, request, artifact_path: str = ""):

@@ -7,7 +7,15 @@ from django.http import JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from registry.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied, RegistryError, Unauthenticated
+from registry.errors import (
+    AlreadyExists,
+    InvalidParameter,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    RegistryError,
+    Unauthenticated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +23,7 @@ STATUS = {
     NotFound: 404,
     AlreadyExists: 400,
     InvalidParameter: 400,
+    InvalidState: 400,
     PermissionDenied: 403,
     Unauthenticated: 401,
 }

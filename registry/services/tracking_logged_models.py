@@ -6,7 +6,7 @@ import uuid
 from django.db import IntegrityError, transaction
 
 from registry import audit
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import LoggedModel, LoggedModelParam, LoggedModelTag
 from registry.permissions import Action
 from registry.services.core import authorize, require_authenticated, service
@@ -23,7 +23,7 @@ from registry.tracking_selectors import (
     experiment_get,
     experiment_not_found_message,
     logged_model_get,
-    logged_model_not_found_message,
+    logged_model_list_writable,
     run_get,
 )
 
@@ -43,8 +43,11 @@ def _status(value) -> str:
 
 
 def _model_for_write(actor, model_id) -> LoggedModel:
-    model = logged_model_get(actor=actor, model_id=model_id)
-    authorize(actor, Action.MODIFY, model.experiment, not_found_message=logged_model_not_found_message(model_id))
+    """The logged model, if `actor` may change it: its owner, or who may modify the experiment."""
+    model = logged_model_get(actor=actor, model_id=model_id)  # NotFound when not visible
+    if not logged_model_list_writable(actor=actor).filter(pk=model.pk).exists():
+        raise PermissionDenied(f"Permission denied: only the owner of logged model {model.model_id}, or the owner "
+                               "or managers of its experiment, may change it.")
     return model
 
 
@@ -79,7 +82,7 @@ def logged_model_create(*, actor, experiment_id, name=None, source_run_id=None, 
                         params=None, tags=None) -> LoggedModel:
     require_authenticated(actor)
     experiment = experiment_get(actor=actor, experiment_id=experiment_id)
-    authorize(actor, Action.MODIFY, experiment, not_found_message=experiment_not_found_message(experiment_id))
+    authorize(actor, Action.CREATE_RUN, experiment, not_found_message=experiment_not_found_message(experiment_id))
     if experiment.lifecycle_stage != "active":
         raise InvalidParameter(f"The experiment {experiment.pk} must be in the 'active' state.")
     name = valid_value(name, "model name", max_length=500) or generate_run_name()
@@ -92,7 +95,7 @@ def logged_model_create(*, actor, experiment_id, name=None, source_run_id=None, 
     model_id = f"m-{uuid.uuid4().hex}"
     now = now_ms()
     model = LoggedModel.objects.create(
-        model_id=model_id, experiment=experiment, name=name, source_run=source_run, model_type=model_type,
+        model_id=model_id, experiment=experiment, name=name, source_run=source_run, model_type=model_type, owner=actor,
         artifact_uri=f"mlflow-artifacts:/{experiment.pk}/models/{model_id}/artifacts",
         creation_timestamp_ms=now, last_updated_timestamp_ms=now,
     )

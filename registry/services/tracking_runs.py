@@ -27,7 +27,7 @@ from registry.tracking_selectors import (
     experiment_get,
     experiment_not_found_message,
     run_get,
-    run_list_visible,
+    run_list_writable,
     run_not_found_message,
 )
 
@@ -69,14 +69,15 @@ def _run_name(value) -> str:
 
 
 def run_for_write(actor, run_id) -> Run:
-    """The run, if `actor` may change it (one query when allowed); deleted runs cannot be logged to."""
+    """The run, if `actor` may change it (one query when allowed): its owner, or who may modify the experiment.
+    Deleted runs cannot be logged to; someone who may read but not write the run gets PermissionDenied."""
     run = None
     if isinstance(run_id, str) and 0 < len(run_id) <= 32:
-        run = run_list_visible(actor=actor, action=Action.MODIFY).select_related("experiment").filter(
-            run_id=run_id).first()
+        run = run_list_writable(actor=actor).select_related("experiment").filter(run_id=run_id).first()
     if run is None:
         run = run_get(actor=actor, run_id=run_id)  # NotFound when not visible
-        authorize(actor, Action.MODIFY, run.experiment, not_found_message=run_not_found_message(run_id))
+        raise PermissionDenied(f"Permission denied: only the owner of run {run.run_id}, or the owner or managers "
+                               "of its experiment, may change it.")
     return run
 
 
@@ -91,7 +92,7 @@ def _active(run: Run) -> Run:
 def run_create(*, actor, experiment_id, start_time=None, tags: list | None = None, run_name=None) -> Run:
     require_authenticated(actor)
     experiment = experiment_get(actor=actor, experiment_id=experiment_id)
-    authorize(actor, Action.MODIFY, experiment, not_found_message=experiment_not_found_message(experiment_id))
+    authorize(actor, Action.CREATE_RUN, experiment, not_found_message=experiment_not_found_message(experiment_id))
     if experiment.lifecycle_stage != "active":
         raise InvalidParameter(f"The experiment {experiment.pk} must be in the 'active' state. "
                                f"Current state is {experiment.lifecycle_stage}.")
