@@ -1,14 +1,47 @@
 """API authentication: `Authorization: Bearer <token>`, or Basic with a user name and a personal access
 token as the password (what MLflow sends for MLFLOW_TRACKING_USERNAME/PASSWORD). Browser sessions count
-only with CSRF protection."""
+only with CSRF protection. A burst of bad tokens from one address is answered 429 until its window ends."""
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from rest_framework import authentication, exceptions
 
+from registry import audit
+from registry.models import AuditEvent
 from registry.services.tokens import token_authenticate
+
+log = logging.getLogger(__name__)
+
+
+def _failures_key(address: str) -> str:
+    return f"token-failures:{address}"
+
+
+def token_failure_count(address: str) -> int:
+    """Count one bad token from `address`; returns the failures in its current window. The window starts with the
+    first failure and lasts TOKEN_FAILURE_WINDOW_SECONDS (a fixed window: a steady guesser gets at most the limit
+    per window). The counter is in the shared cache, so every web process sees it."""
+    key, window = _failures_key(address), settings.TOKEN_FAILURE_WINDOW_SECONDS
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between add and incr
+        cache.add(key, 1, timeout=window)
+        return 1
+
+
+def _token_failures(address: str) -> int:
+    return cache.get(_failures_key(address), 0)
+
+
+class TokenThrottled(exceptions.Throttled):
+    default_detail = "Too many requests with invalid tokens from this address."
 
 
 class TokenAuthentication(authentication.BaseAuthentication):
@@ -18,10 +51,49 @@ class TokenAuthentication(authentication.BaseAuthentication):
             return None
         scheme, _, credentials = header.partition(" ")
         scheme = scheme.lower()
-        credentials = credentials.strip()
+        if scheme not in ("bearer", "basic"):
+            return None
+        address = request.META.get("REMOTE_ADDR") or "unknown"
+        # A throttled address is refused whatever it sends: answering a good token differently would let the
+        # guessing go on between refusals.
+        if self._over_limit(address):
+            raise TokenThrottled(
+                detail=f"Too many requests with invalid tokens from this address; try again in up to "
+                       f"{settings.TOKEN_FAILURE_WINDOW_SECONDS} seconds. Check the token "
+                       f"(MLFLOW_TRACKING_TOKEN) before retrying.",
+                wait=settings.TOKEN_FAILURE_WINDOW_SECONDS)
+        try:
+            return self._authenticate_token(scheme, credentials.strip())
+        except exceptions.AuthenticationFailed:
+            self._count_failure(address)
+            raise
+
+    @staticmethod
+    def _over_limit(address: str) -> bool:
+        try:
+            return _token_failures(address) >= settings.TOKEN_FAILURE_LIMIT
+        except Exception:  # a cache outage must not take token authentication down with it: throttling fails open
+            log.warning("Token throttle: cache unavailable, not checking %s", address, exc_info=True)
+            return False
+
+    @staticmethod
+    def _count_failure(address: str) -> None:
+        try:
+            failures = token_failure_count(address)
+        except Exception:  # as above: the request is still answered 401
+            log.warning("Token throttle: cache unavailable, not counting %s", address, exc_info=True)
+            return
+        if failures == settings.TOKEN_FAILURE_LIMIT:  # once per window, when the throttle starts
+            audit.record(actor=AnonymousUser(), action="auth.token_throttled", outcome=AuditEvent.Outcome.DENIED,
+                         params={"failures": failures, "window_seconds": settings.TOKEN_FAILURE_WINDOW_SECONDS},
+                         message="Too many invalid tokens from this address: its token requests get 429 "
+                                 "until the window ends.")
+
+    @staticmethod
+    def _authenticate_token(scheme: str, credentials: str):
         if scheme == "bearer":
             user = token_authenticate(credentials)
-        elif scheme == "basic":
+        else:  # basic
             try:
                 decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
@@ -30,8 +102,6 @@ class TokenAuthentication(authentication.BaseAuthentication):
             user = token_authenticate(secret) if sep else None
             if user is not None and user.get_username() != username:
                 user = None
-        else:
-            return None
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return user, None

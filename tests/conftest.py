@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,13 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message
 def _fast_password_hashing(settings):
     """Tests create several personas each; nothing here tests password hashing, so make it cheap."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(settings):
+    """Throttling counters live in the shared cache (Redis in CI), outside the test's transaction: each test gets
+    keys of its own, so one test's bad tokens never throttle the next."""
+    settings.CACHES = {name: {**conf, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, conf in settings.CACHES.items()}
 
 
 @pytest.fixture

@@ -62,7 +62,10 @@ def exception_handler(exc, context):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return Response(error_body("MALFORMED_REQUEST", f"Malformed request: {detail}"), status=400)
     if isinstance(exc, drf.Throttled):
-        return Response(error_body("REQUEST_LIMIT_EXCEEDED", str(exc.detail)), status=429)
+        response = Response(error_body("REQUEST_LIMIT_EXCEEDED", str(exc.detail)), status=429)
+        if exc.wait is not None:  # clients that retry 429 (the MLflow client does) wait this long first
+            response["Retry-After"] = str(int(exc.wait))
+        return response
     if isinstance(exc, drf.APIException):
         return Response(error_body("BAD_REQUEST", str(exc.detail)), status=exc.status_code)
     from django.core.exceptions import RequestDataTooBig
