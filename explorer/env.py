@@ -1,5 +1,6 @@
 """Strict readers for settings that come from the environment: a bad value stops start-up with a clear message."""
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -45,3 +46,14 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER from a header name (`X-Forwarded-Proto`): the request is https when the proxy sets
+    that header to `https`. None when unset. Django wants the header as its META key."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", raw):
+        raise ImproperlyConfigured(f"{name} must be an HTTP header name such as X-Forwarded-Proto, got {raw!r}")
+    return "HTTP_" + raw.upper().replace("-", "_"), "https"

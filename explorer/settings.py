@@ -6,7 +6,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from explorer.env import env_bool, env_choice, env_int, env_list, env_str
+from explorer.env import env_bool, env_choice, env_int, env_list, env_proxy_ssl_header, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -29,6 +29,22 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS in production (docs/operations.md, "Production settings"); all off for the quick start's plain http.
+# Behind a TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets to "https" (and must strip
+# from clients). The health probe stays reachable over plain http for load balancers.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", r"^healthz$")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if SECURE_HSTS_PRELOAD and not (SECURE_HSTS_INCLUDE_SUBDOMAINS and SECURE_HSTS_SECONDS >= 31536000):
+    # Browsers' preload lists accept only a year or more with subdomains; anything less would be ignored.
+    raise ImproperlyConfigured("SECURE_HSTS_PRELOAD needs SECURE_HSTS_SECONDS >= 31536000 and "
+                               "SECURE_HSTS_INCLUDE_SUBDOMAINS=true")
 
 # Content-Security-Policy (django-csp): only our own files run or style the pages (vendored htmx, static/js,
 # static/css); no inline script, handler or style attribute, no eval (htmx's is off in base.html), no framing.
@@ -67,12 +83,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF (which reads form bodies): refuses unstorable text in URLs and bodies, and unknown lengths.
+    "registry.request_guard.RequestGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "registry.request_context.RequestContextMiddleware",
+    # API writes and their answers in one transaction (a committed write is answered as a success).
+    "registry.api.write_transaction.WriteTransactionMiddleware",
     # Last, as django-axes requires: it turns a sign-in refused for a lock-out into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -163,7 +183,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["registry.api.parsers.JSONObjectParser"],
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -231,7 +251,11 @@ CELERY_BEAT_SCHEDULE = {
     # Jobs whose publish failed (broker down) or whose worker died are published again.
     "requeue-stale-jobs": {"task": "registry.tasks.requeue_stale_jobs",
                            "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1))},
+    # Hidden partial files of uploads that died with their process (a killed web worker) are removed.
+    "sweep-partial-uploads": {"task": "registry.tasks.sweep_partial_uploads", "schedule": 600.0},
 }
+# A partial upload file not written to for this long belongs to an upload that will never finish.
+ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS = env_int("ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS", 3600, minimum=1)
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
