@@ -83,12 +83,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CSRF (which reads form bodies): refuses unstorable text in URLs and bodies, and unknown lengths.
+    "registry.request_guard.RequestGuardMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "registry.request_context.RequestContextMiddleware",
+    # API writes and their answers in one transaction (a committed write is answered as a success).
+    "registry.api.write_transaction.WriteTransactionMiddleware",
     # Last, as django-axes requires: it turns a sign-in refused for a lock-out into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -179,7 +183,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["registry.api.parsers.JSONObjectParser"],
     "EXCEPTION_HANDLER": "registry.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -247,7 +251,11 @@ CELERY_BEAT_SCHEDULE = {
     # Jobs whose publish failed (broker down) or whose worker died are published again.
     "requeue-stale-jobs": {"task": "registry.tasks.requeue_stale_jobs",
                            "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1))},
+    # Hidden partial files of uploads that died with their process (a killed web worker) are removed.
+    "sweep-partial-uploads": {"task": "registry.tasks.sweep_partial_uploads", "schedule": 600.0},
 }
+# A partial upload file not written to for this long belongs to an upload that will never finish.
+ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS = env_int("ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS", 3600, minimum=1)
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)

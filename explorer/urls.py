@@ -69,3 +69,6 @@ urlpatterns = [
     path("", include("registry.api.urls")),
     path("", include((ui_patterns, "explorer"))),
 ]
+
+# Unexpected errors: JSON for API clients, a static page for people (explorer/views/errors.py).
+handler500 = "explorer.views.errors.server_error"

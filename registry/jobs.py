@@ -47,18 +47,25 @@ class LeaseLost(Exception):
 def _publish(job_id: int) -> None:
     from registry.tasks import run_job
 
+    # This runs after the commit of the change that made the job: nothing here may turn that committed change
+    # into an error answer (a client would retry it and make a duplicate). Whatever fails is logged; the job row
+    # stays QUEUED without a task id and the sweeper (requeue_stale_jobs) publishes it later.
     try:
         result = run_job.apply_async(args=[job_id], retry=False, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
-    except Exception:  # broker down: the job row stays QUEUED and the sweeper publishes it later
+    except Exception:  # broker down
         log.warning("could not publish job %s; it stays queued until the broker is back", job_id, exc_info=True)
         return
-    Job.objects.filter(pk=job_id, celery_task_id="").update(celery_task_id=result.id or "")
+    try:
+        Job.objects.filter(pk=job_id, celery_task_id="").update(celery_task_id=result.id or "")
+    except Exception:  # database gone: the delivery may still run the job; the lease keeps it to one run
+        log.warning("published job %s but could not record its task id", job_id, exc_info=True)
 
 
 def publish_on_commit(job: Job) -> None:
     job_id = job.pk
     # A rolled-back transaction discards the callback: a job that was never committed is never published.
-    transaction.on_commit(lambda: _publish(job_id))
+    # robust: an error in the callback is logged by Django instead of reaching the committed request.
+    transaction.on_commit(lambda: _publish(job_id), robust=True)
 
 
 def _who(actor):
