@@ -10,6 +10,7 @@ from registry.models.models import (
     RegisteredModel,
     RegisteredModelTag,
 )
+from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
 from registry.models.tokens import PersonalAccessToken
 from registry.models.tracking import (
     Dataset,
@@ -30,5 +31,5 @@ __all__ = [
     "ArtifactChecksum", "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunOutput",
-    "RunTag", "Schema",
+    "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
 ]
