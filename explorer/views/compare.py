@@ -21,6 +21,7 @@ from explorer.views.tracking import scale_points
 from registry import selectors
 from registry import tracking_selectors as ts
 from registry.models import ModelVersion, RegisteredModel
+from registry.source_visibility import attach_provenance
 
 MIN_VERSIONS, MAX_VERSIONS = 2, 10
 MAX_TOKENS = 100  # more raw values than this is not a selection anyone made by hand
@@ -159,17 +160,18 @@ def _version_rows(model: RegisteredModel, columns: list[Column], aliases: dict[i
     ]
     if not model.is_unity_catalog:
         rows.append(_row("Stage", [mv.current_stage for mv in mvs], _text))
-    rows.append(_row("Source", [mv.source or None for mv in mvs], _code))
+    # Source and run as this reader may see them (`registry.source_visibility`).
+    rows.append(_row("Source", [mv.provenance.source or None for mv in mvs], _code))
     run_cells = []
     for c in columns:
         if c.run is not None:
             run_cells.append(Cell("link", c.run.name or c.run.run_id, reverse("explorer:run", args=[c.run.run_id]),
                                   title=c.run.run_id))
-        elif c.mv.run_id:
-            run_cells.append(Cell("code", c.mv.run_id[:12] + ("…" if len(c.mv.run_id) > 12 else ""), title=c.mv.run_id))
+        elif run_id := c.mv.provenance.run_id:
+            run_cells.append(Cell("code", run_id[:12] + ("…" if len(run_id) > 12 else ""), title=run_id))
         else:
             run_cells.append(Cell())
-    run_ids = [c.mv.run_id or None for c in columns]
+    run_ids = [c.mv.provenance.run_id or None for c in columns]
     rows.append(Row("Source run", run_cells, differs=len(set(run_ids)) > 1))
     return rows
 
@@ -277,8 +279,9 @@ def _load_columns(request: HttpRequest, model: RegisteredModel, numbers: list[in
         listed = ", ".join(str(n) for n in missing)
         subject, verb = ("Versions", "do") if len(missing) > 1 else ("Version", "does")
         raise SelectionError(f"{subject} {listed} of {model.full_name} {verb} not exist.")
+    attach_provenance(actor=request.user, versions=versions.values())
     run_ids = {mv.run_id for mv in versions.values() if mv.run_id}
-    # Only runs the actor may read: an unreadable source run shows its id (as on the version page), nothing more.
+    # Only runs the actor may read link to their page; an unreadable one is not even named.
     runs = {}
     if run_ids:
         runs = {r.run_id: r for r in ts.run_list_visible(actor=request.user).filter(run_id__in=run_ids)}

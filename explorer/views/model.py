@@ -16,6 +16,7 @@ from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, ModelVersion, RegisteredModel
 from registry.permissions import Action, abilities
+from registry.source_visibility import attach_provenance, mask_version_events
 
 VERSIONS_PER_PAGE = 50
 
@@ -57,7 +58,7 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
                 .prefetch_related("tags").order_by("-version"))
     page = paginate(request, versions, size=VERSIONS_PER_PAGE)
     aliases = selectors.aliases_by_version(model)
-    rows = [(mv, aliases.get(mv.version, [])) for mv in page.object_list]
+    rows = [(mv, aliases.get(mv.version, [])) for mv in attach_provenance(actor=request.user, versions=page.object_list)]
     alias_count = sum(len(v) for v in aliases.values())
     context = model_context(request, model, "explorer:model")
     context.update({
@@ -114,4 +115,5 @@ def model_history(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
     context = model_context(request, model, "explorer:model_history")
     context["page"] = paginate(request, model_events(model), size=50)
+    context["page"].object_list = mask_version_events(actor=request.user, events=context["page"].object_list)
     return render(request, "explorer/history.html", context)

@@ -21,7 +21,7 @@ from registry import tracking_selectors as ts
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, ModelAlias, ModelVersion
-from registry.permissions import Action, check
+from registry.source_visibility import attach_provenance, mask_version_events
 
 PREVIEW_LIMIT = 256 * 1024
 _TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "LICENSE", "README"}
@@ -55,17 +55,18 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     job = None
     if mv.status == "PENDING_REGISTRATION":
         job = Job.objects.filter(model_version=mv, kind__in=(Job.Kind.REGISTER, Job.Kind.COPY)).order_by("-created_at").first()
+    # Source, run, logged model and the version copied from, as far as this reader may see them.
+    shown = attach_provenance(actor=request.user, versions=[mv])[0].provenance
     copied_from = None
-    if mv.copied_from_id:
-        source = ModelVersion.objects.select_related("model__schema__catalog").get(pk=mv.copied_from_id)
-        if check(request.user, Action.READ, source.model):
-            copied_from = source
-    # The source run, linked only for those who may read it; `runs:/<id>/<path>` sources also link to the files.
-    source_run = ts.run_list_visible(actor=request.user).filter(run_id=mv.run_id).first() if mv.run_id else None
-    run_prefix = f"runs:/{mv.run_id}/"
-    source_path = mv.source[len(run_prefix):].strip("/") if source_run and mv.source.startswith(run_prefix) else ""
+    if shown.copied_from_id:
+        copied_from = ModelVersion.objects.select_related("model__schema__catalog").filter(
+            pk=shown.copied_from_id).first()
+    # The source run links to its page, and `runs:/<id>/<path>` sources also to the files.
+    source_run = ts.run_list_visible(actor=request.user).filter(run_id=shown.run_id).first() if shown.run_id else None
+    run_prefix = f"runs:/{shown.run_id}/"
+    source_path = shown.source[len(run_prefix):].strip("/") if source_run and shown.source.startswith(run_prefix) else ""
     context.update({
-        "source_run": source_run, "source_path": source_path,
+        "shown": shown, "source_run": source_run, "source_path": source_path,
         "inputs": signature_fields(mv.signature, "inputs"), "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,
@@ -206,4 +207,7 @@ def version_history(request: HttpRequest, name: str, version: int) -> HttpRespon
     context = version_context(request, mv, "explorer:version_history")
     events = AuditEvent.objects.filter(object_type="modelversion", object_id=str(mv.pk)).order_by("-created_at", "-id")
     context["page"] = paginate(request, events, size=50)
+    # The create and copy events record the version's source and run.
+    context["page"].object_list = mask_version_events(actor=request.user, events=context["page"].object_list,
+                                                      versions=[mv])
     return render(request, "explorer/history.html", context)

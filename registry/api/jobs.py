@@ -10,6 +10,7 @@ from registry.errors import InvalidParameter
 from registry.job_selectors import job_get, job_list_visible
 from registry.models import Job
 from registry.selectors import model_lookup
+from registry.source_visibility import job_params_shown
 
 _MAX_RESULTS = 1000
 # Storage paths are internal: they are not part of the API.
@@ -20,7 +21,8 @@ def _time(value):
     return value.isoformat() if value else None
 
 
-def job_json(job: Job) -> dict:
+def job_json(job: Job, params: dict) -> dict:
+    """`params`: the job's parameters as its reader may see them (`job_params_shown`)."""
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -35,7 +37,7 @@ def job_json(job: Job) -> dict:
         "error": job.error,
         "attempts": job.attempts,
         "created_by": job.created_by.get_username() if job.created_by else None,
-        "params": {k: v for k, v in (job.params or {}).items() if k not in _HIDDEN_PARAMS},
+        "params": {k: v for k, v in params.items() if k not in _HIDDEN_PARAMS},
         "celery_task_id": job.celery_task_id,
         "created_at": _time(job.created_at),
         "started_at": _time(job.started_at),
@@ -68,7 +70,8 @@ class JobListView(APIView):
             raise InvalidParameter(f"max_results must be between 1 and {_MAX_RESULTS}; page_token must be a "
                                    "value returned by a previous call.")
         rows = list(qs[offset:offset + limit + 1])
-        body = {"jobs": [job_json(job) for job in rows[:limit]]}
+        params = job_params_shown(actor=request.user, jobs=rows[:limit])
+        body = {"jobs": [job_json(job, params[job.pk]) for job in rows[:limit]]}
         if len(rows) > limit:
             body["next_page_token"] = str(offset + limit)
         return Response(body)
@@ -76,4 +79,5 @@ class JobListView(APIView):
 
 class JobDetailView(APIView):
     def get(self, request, job_id: int):
-        return Response(job_json(job_get(actor=request.user, job_id=job_id)))
+        job = job_get(actor=request.user, job_id=job_id)
+        return Response(job_json(job, job_params_shown(actor=request.user, jobs=[job])[job.pk]))

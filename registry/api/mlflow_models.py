@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from registry import search, selectors
 from registry.api.base import MlflowView, max_results_param, ok, param
-from registry.api.registry_serializers import model_version_json, order_by_param, registered_model_json, tags_param
+from registry.api.registry_serializers import (
+    load_provenance,
+    model_version_json,
+    order_by_param,
+    registered_model_json,
+    tags_param,
+)
 from registry.errors import InvalidParameter, NotFound
 from registry.models import RegisteredModel
 from registry.models.models import Stage
@@ -24,8 +30,9 @@ def _name(params: dict, key: str = "name") -> str:
     return param(params, key, str, required=True)
 
 
-def _model_body(model: RegisteredModel) -> dict:
+def _model_body(actor, model: RegisteredModel) -> dict:
     search.load_model_details([model])
+    load_provenance(actor=actor, models=[model])
     return {"registered_model": registered_model_json(model)}
 
 
@@ -34,27 +41,27 @@ class CreateRegisteredModel(MlflowView):
         p = self.params(request)
         model = registered_model_create(actor=request.user, name=_name(p), description=param(p, "description", default=""),
                                         tags=tags_param(p))
-        return ok(_model_body(model))
+        return ok(_model_body(request.user, model))
 
 
 class GetRegisteredModel(MlflowView):
     def get(self, request):
         p = self.params(request)
-        return ok(_model_body(selectors.model_get(actor=request.user, name=_name(p))))
+        return ok(_model_body(request.user, selectors.model_get(actor=request.user, name=_name(p))))
 
 
 class RenameRegisteredModel(MlflowView):
     def post(self, request):
         p = self.params(request)
         model = registered_model_rename(actor=request.user, name=_name(p), new_name=_name(p, "new_name"))
-        return ok(_model_body(model))
+        return ok(_model_body(request.user, model))
 
 
 class UpdateRegisteredModel(MlflowView):
     def patch(self, request):
         p = self.params(request)
         model = registered_model_update(actor=request.user, name=_name(p), description=param(p, "description", default=""))
-        return ok(_model_body(model))
+        return ok(_model_body(request.user, model))
 
 
 class DeleteRegisteredModel(MlflowView):
@@ -75,6 +82,7 @@ class SearchRegisteredModels(MlflowView):
                                           limit=search.MODELS_MAX_RESULTS_LIMIT),
             page_token=param(p, "page_token", default=None),
         )
+        load_provenance(actor=request.user, models=page.items)
         body = {"registered_models": [registered_model_json(m) for m in page.items]}
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
@@ -102,6 +110,7 @@ class GetLatestVersions(MlflowView):
             )
         latest = search.latest_versions_by_model([model])[model.pk]
         search.load_version_details(latest)
+        load_provenance(actor=request.user, versions=latest)
         return ok({"model_versions": [model_version_json(mv) for mv in latest if not wanted or mv.current_stage in wanted]})
 
     get = post
@@ -146,4 +155,5 @@ class RegisteredModelAlias(MlflowView):
             # An MLflow server answers an unknown alias of a known model with 400 INVALID_PARAMETER_VALUE.
             raise InvalidParameter(exc.message) from None
         search.load_version_details([mv])
+        load_provenance(actor=request.user, versions=[mv])
         return ok({"model_version": model_version_json(mv)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from registry import search, selectors
 from registry.api.base import MlflowView, max_results_param, ok, param
-from registry.api.registry_serializers import model_version_json, order_by_param, tags_param
+from registry.api.registry_serializers import load_provenance, model_version_json, order_by_param, tags_param
 from registry.errors import InvalidParameter
 from registry.models import ModelVersion
 from registry.models.models import VersionStatus
@@ -21,8 +21,9 @@ def _name_version(params: dict) -> tuple[str, str]:
     return param(params, "name", required=True), param(params, "version", required=True)
 
 
-def _version_body(mv: ModelVersion) -> dict:
+def _version_body(actor, mv: ModelVersion) -> dict:
     search.load_version_details([mv])
+    load_provenance(actor=actor, versions=[mv])
     return {"model_version": model_version_json(mv)}
 
 
@@ -41,13 +42,13 @@ class CreateModelVersion(MlflowView):
         )
         # The registration job may already have moved the status on: answer with the row as it is now.
         mv.refresh_from_db(fields=["status", "status_message", "updated_at"])
-        return ok(_version_body(mv))
+        return ok(_version_body(request.user, mv))
 
 
 class GetModelVersion(MlflowView):
     def get(self, request):
         name, version = _name_version(self.params(request))
-        return ok(_version_body(selectors.version_get(actor=request.user, name=name, version=version)))
+        return ok(_version_body(request.user, selectors.version_get(actor=request.user, name=name, version=version)))
 
 
 class UpdateModelVersion(MlflowView):
@@ -56,7 +57,7 @@ class UpdateModelVersion(MlflowView):
         name, version = _name_version(p)
         mv = model_version_update(actor=request.user, name=name, version=version,
                                   description=param(p, "description", default=""))
-        return ok(_version_body(mv))
+        return ok(_version_body(request.user, mv))
 
 
 class DeleteModelVersion(MlflowView):
@@ -77,6 +78,7 @@ class SearchModelVersions(MlflowView):
                                           limit=search.VERSIONS_MAX_RESULTS_LIMIT),
             page_token=param(p, "page_token", default=None),
         )
+        load_provenance(actor=request.user, versions=page.items)
         body = {"model_versions": [model_version_json(mv) for mv in page.items]}
         if page.next_page_token:
             body["next_page_token"] = page.next_page_token
@@ -110,7 +112,7 @@ class TransitionModelVersionStage(MlflowView):
             actor=request.user, name=name, version=version, stage=param(p, "stage", required=True),
             archive_existing_versions=param(p, "archive_existing_versions", bool, default=False),
         )
-        return ok(_version_body(mv))
+        return ok(_version_body(request.user, mv))
 
 
 class GetModelVersionDownloadUri(MlflowView):

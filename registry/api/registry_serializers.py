@@ -1,10 +1,12 @@
 """JSON of registered models and model versions exactly as MLflow's REST API writes them (`version` is a
-string, timestamps are milliseconds, `status` is always present)."""
+string, timestamps are milliseconds, `status` is always present). A version's source, run and logged model are
+written as its reader may see them (`registry.source_visibility`): call `load_provenance` first."""
 from __future__ import annotations
 
 from registry.api.base import ms
 from registry.errors import InvalidParameter
 from registry.models import ModelVersion, RegisteredModel
+from registry.source_visibility import attach_provenance, provenance_of
 
 
 def _username(user) -> str:
@@ -18,7 +20,14 @@ def _alias_names(mv: ModelVersion) -> list[str]:
     return list(names)
 
 
+def load_provenance(*, actor, versions=(), models=()) -> None:
+    """What `actor` may see of the provenance of `versions` and of the latest versions of `models` (one query)."""
+    latest = [mv for model in models for mv in getattr(model, "latest_versions", [])]
+    attach_provenance(actor=actor, versions=[*versions, *latest])
+
+
 def model_version_json(mv: ModelVersion) -> dict:
+    shown = provenance_of(mv)
     body = {
         "name": mv.model.full_name,
         "version": str(mv.version),
@@ -27,16 +36,16 @@ def model_version_json(mv: ModelVersion) -> dict:
         "user_id": _username(mv.created_by),
         "current_stage": mv.current_stage,
         "description": mv.description,
-        "source": mv.source,
-        "run_id": mv.run_id,
+        "source": shown.source,
+        "run_id": shown.run_id,
         "status": mv.status,
         "status_message": mv.status_message,
-        "run_link": mv.run_link,
+        "run_link": shown.run_link,
         "tags": [{"key": t.key, "value": t.value} for t in sorted(mv.tags.all(), key=lambda t: t.key)],
         "aliases": _alias_names(mv),
     }
-    if mv.logged_model_id:
-        body["model_id"] = mv.logged_model_id
+    if shown.logged_model_id:
+        body["model_id"] = shown.logged_model_id
     return body
 
 

@@ -33,6 +33,7 @@ from registry.services.models import (
     registered_model_update,
 )
 from registry.services.versions import model_version_create, model_version_delete, model_version_update
+from registry.source_visibility import attach_provenance
 
 
 def uc_name(full_name: object) -> str:
@@ -50,6 +51,11 @@ def _parts_name(body: dict, name_field: str) -> str:
     parts = [validate_uc_part(body.get("catalog_name"), "Catalog"), validate_uc_part(body.get("schema_name"), "Schema"),
              validate_uc_part(body.get(name_field), "Model")]
     return ".".join(parts)
+
+
+def _version(request, mv: ModelVersion) -> Response:
+    attach_provenance(actor=request.user, versions=[mv])
+    return Response(version_info(mv))
 
 
 def _comment(body: dict) -> str:
@@ -112,7 +118,7 @@ class VersionCreateView(APIView):
         mv = model_version_create(actor=request.user, name=_parts_name(body, "model_name"),
                                   source=body.get("source"), run_id=param(body, "run_id", str, default=""),
                                   description=_comment(body))
-        return Response(version_info(mv))
+        return _version(request, mv)
 
 
 class VersionListView(APIView):
@@ -121,12 +127,13 @@ class VersionListView(APIView):
         versions = ModelVersion.objects.filter(model=model).select_related(
             "model__schema__catalog", "created_by", "updated_by").prefetch_related("aliases").order_by("version")
         rows, token = page(request, versions)
+        attach_provenance(actor=request.user, versions=rows)
         return Response(listing("model_versions", [version_info(mv) for mv in rows], token))
 
 
 class VersionDetailView(APIView):
     def get(self, request, full_name: str, version: str):
-        return Response(version_info(version_get(actor=request.user, name=uc_name(full_name), version=version)))
+        return _version(request, version_get(actor=request.user, name=uc_name(full_name), version=version))
 
     def patch(self, request, full_name: str, version: str):
         body = body_of(request)
@@ -134,7 +141,7 @@ class VersionDetailView(APIView):
         mv = version_get(actor=request.user, name=name, version=version)
         if body.get("comment") is not None:
             mv = model_version_update(actor=request.user, name=name, version=version, description=body.get("comment"))
-        return Response(version_info(mv))
+        return _version(request, mv)
 
     def delete(self, request, full_name: str, version: str):
         model_version_delete(actor=request.user, name=uc_name(full_name), version=version)
@@ -148,12 +155,12 @@ class VersionFinalizeView(APIView):
         mv = version_get(actor=request.user, name=uc_name(full_name), version=version)
         if mv.status == VersionStatus.FAILED_REGISTRATION:
             raise InvalidParameter(f"Model version {mv} failed registration: {mv.status_message}")
-        return Response(version_info(mv))
+        return _version(request, mv)
 
 
 class AliasView(APIView):
     def get(self, request, full_name: str, alias: str):
-        return Response(version_info(version_get_by_alias(actor=request.user, name=uc_name(full_name), alias=alias)))
+        return _version(request, version_get_by_alias(actor=request.user, name=uc_name(full_name), alias=alias))
 
     def put(self, request, full_name: str, alias: str):
         body = body_of(request)

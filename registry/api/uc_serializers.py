@@ -11,6 +11,7 @@ from registry.api.base import ms, param
 from registry.errors import InvalidParameter
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
 from registry.search.pages import decode_page_token, encode_page_token
+from registry.source_visibility import provenance_of
 
 # Catalogs and schemas are keyed by integers here; Unity Catalog clients expect opaque UUID-shaped ids, so
 # each is derived from the row's key under a fixed namespace (stable across restarts and processes).
@@ -75,15 +76,17 @@ def model_info(model: RegisteredModel, *, include_aliases: bool = False) -> dict
 
 
 def version_info(mv: ModelVersion) -> dict:
+    """`mv` needs its provenance for the reader (`registry.source_visibility.attach_provenance`)."""
     model = mv.model
+    shown = provenance_of(mv)
     aliases = sorted(a.alias for a in mv.aliases.all())
     return {
         "model_name": model.name,
         "catalog_name": model.schema.catalog.name,
         "schema_name": model.schema.name,
         "version": mv.version,
-        "source": mv.source,
-        "run_id": mv.run_id,
+        "source": shown.source,
+        "run_id": shown.run_id,
         "status": mv.status,
         "status_message": mv.status_message,
         "storage_location": mv.storage_location,

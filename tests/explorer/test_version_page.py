@@ -97,4 +97,5 @@ def test_source_run_is_linked_with_its_files_only_for_those_who_may_read_it(clie
     assert f'href="/runs/{run.run_id}/">lucky-iris</a>' in html
     assert f'href="/runs/{run.run_id}/artifacts/?path=model/sub%20dir">its files</a>' in html
     hidden = client_for(reader).get(page).content.decode()  # may read the model, not the run's experiment
-    assert f"<code>{run.run_id}</code>" in hidden and f'href="/runs/{run.run_id}/' not in hidden
+    # Issue 11: a run the reader may not read is not named at all (source, run, storage), as in lineage.
+    assert run.run_id not in hidden and "runs:/&lt;restricted&gt;" in hidden and ">restricted</span>" in hidden
