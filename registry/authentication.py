@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
+import time
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -19,25 +21,42 @@ from registry.services.tokens import token_authenticate
 log = logging.getLogger(__name__)
 
 
-def _failures_key(address: str) -> str:
-    return f"token-failures:{address}"
+# A window opens with an address's first bad token and lasts TOKEN_FAILURE_WINDOW_SECONDS. Its start is written
+# once (`add`), so its expiry is exact on every backend; the failures are counted under a key of that window,
+# since `incr` resets the expiry on some backends (the file cache's does) and must not stretch the window.
+def _window_key(address: str) -> str:
+    return f"token-window:{address}"
+
+
+def _failures_key(address: str, start: float) -> str:
+    return f"token-failures:{address}:{start!r}"
 
 
 def token_failure_count(address: str) -> int:
-    """Count one bad token from `address`; returns the failures in its current window. The window starts with the
-    first failure and lasts TOKEN_FAILURE_WINDOW_SECONDS (a fixed window: a steady guesser gets at most the limit
-    per window). The counter is in the shared cache, so every web process sees it."""
-    key, window = _failures_key(address), settings.TOKEN_FAILURE_WINDOW_SECONDS
-    cache.add(key, 0, timeout=window)
+    """Count one bad token from `address`; returns the failures in its current window. The counters are in the
+    shared cache, so every web process sees them."""
+    length = settings.TOKEN_FAILURE_WINDOW_SECONDS
+    for _ in range(2):  # a window that ends between `add` and `get` is opened again
+        cache.add(_window_key(address), time.time(), timeout=length)
+        start = cache.get(_window_key(address))
+        if start is not None:
+            break
+    key = _failures_key(address, start)
+    cache.add(key, 0, timeout=length)
     try:
         return cache.incr(key)
-    except ValueError:  # the window ended between add and incr
-        cache.add(key, 1, timeout=window)
+    except ValueError:  # the counter expired between add and incr
+        cache.add(key, 1, timeout=length)
         return 1
 
 
-def _token_failures(address: str) -> int:
-    return cache.get(_failures_key(address), 0)
+def _token_failures(address: str) -> tuple[int, int]:
+    """The failures of `address` in its current window, and the seconds until that window ends."""
+    start = cache.get(_window_key(address))
+    if start is None:
+        return 0, 0
+    left = max(1, math.ceil(start + settings.TOKEN_FAILURE_WINDOW_SECONDS - time.time()))
+    return cache.get(_failures_key(address, start), 0), left
 
 
 class TokenThrottled(exceptions.Throttled):
@@ -56,12 +75,12 @@ class TokenAuthentication(authentication.BaseAuthentication):
         address = request.META.get("REMOTE_ADDR") or "unknown"
         # A throttled address is refused whatever it sends: answering a good token differently would let the
         # guessing go on between refusals.
-        if self._over_limit(address):
+        wait = self._throttled_for(address)
+        if wait:
             raise TokenThrottled(
-                detail=f"Too many requests with invalid tokens from this address; try again in up to "
-                       f"{settings.TOKEN_FAILURE_WINDOW_SECONDS} seconds. Check the token "
-                       f"(MLFLOW_TRACKING_TOKEN) before retrying.",
-                wait=settings.TOKEN_FAILURE_WINDOW_SECONDS)
+                detail=f"Too many requests with invalid tokens from this address; try again in {wait} seconds. "
+                       f"Check the token (MLFLOW_TRACKING_TOKEN) before retrying.",
+                wait=wait)
         try:
             return self._authenticate_token(scheme, credentials.strip())
         except exceptions.AuthenticationFailed:
@@ -69,12 +88,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
             raise
 
     @staticmethod
-    def _over_limit(address: str) -> bool:
+    def _throttled_for(address: str) -> int:
+        """Seconds until `address` may send tokens again; 0 when it is not throttled."""
         try:
-            return _token_failures(address) >= settings.TOKEN_FAILURE_LIMIT
+            failures, left = _token_failures(address)
         except Exception:  # a cache outage must not take token authentication down with it: throttling fails open
             log.warning("Token throttle: cache unavailable, not checking %s", address, exc_info=True)
-            return False
+            return 0
+        return left if failures >= settings.TOKEN_FAILURE_LIMIT else 0
 
     @staticmethod
     def _count_failure(address: str) -> None:
