@@ -1,14 +1,16 @@
 """Description generators behind the "Generate" button. `settings.DESCRIPTION_GENERATOR` names a callable
 `(obj, *, actor) -> str` (obj is a RegisteredModel or a ModelVersion); the default works offline and drafts
-from the object's own metadata: signature, tags, aliases, versions and the source run's params and metrics.
-A draft is only a suggestion: the UI saves it only when a person accepts it."""
+from the object's own lasting metadata, as far as `actor` may see it: the signature and the source run's params,
+metrics and datasets. A draft is only a suggestion: the UI saves it only when a person accepts it."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from registry.errors import NotFound
-from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.generated_descriptions import kind_of, with_generated_note
+from registry.models import ModelVersion, RegisteredModel
+from registry.source_visibility import source_kind
 from registry.tracking_selectors import run_details, run_get
 
 DEFAULT_GENERATOR = "explorer.generators.offline_description"
@@ -16,9 +18,11 @@ _MAX_ROWS = 15
 
 
 def generate_description(obj, *, actor) -> str:
+    """A draft from `generator(obj, actor=actor)`, closed by the note saying it was generated from `obj`'s metadata
+    (a copy rewrites that note: registry.generated_descriptions)."""
     path = getattr(settings, "DESCRIPTION_GENERATOR", "") or DEFAULT_GENERATOR
     generator = import_string(path)
-    return str(generator(obj, actor=actor) or "").strip()
+    return with_generated_note(str(generator(obj, actor=actor) or "").strip(), kind_of(obj))
 
 
 def signature_fields(signature, part: str) -> list[dict]:
@@ -53,12 +57,9 @@ def _signature_lines(signature) -> list[str]:
     return lines
 
 
-def _tag_line(tags: list[tuple[str, str]]) -> str:
-    return ", ".join(f"`{k}={v}`" for k, v in tags[:_MAX_ROWS] if not k.startswith("mlflow."))
-
-
 def _run_lines(actor, run_id: str) -> list[str]:
-    """Params and metrics of the source run, if the actor may read it (never leak what it may not see)."""
+    """Params, metrics and datasets of the source run, if the actor may read it (never what it may not see). The
+    run itself is not named: the saved text is read by everyone who may read the model, not only by this user."""
     if not run_id:
         return []
     try:
@@ -68,7 +69,8 @@ def _run_lines(actor, run_id: str) -> list[str]:
     details = run_details([run])[run.pk]
     lines = []
     if details.params:
-        lines.append("- **Parameters**: " + ", ".join(f"`{p.key}={p.value[:40]}`" for p in details.params[:_MAX_ROWS]))
+        lines.append("- **Parameters**: " + ", ".join(
+            f"`{p.key}={p.value[:40]}`" for p in details.params[:_MAX_ROWS]))
     if details.metrics:
         lines.append("- **Metrics**: " + ", ".join(
             f"`{m.key}={'NaN' if m.is_nan else f'{m.value:.4g}'}`" for m in details.metrics[:_MAX_ROWS]))
@@ -78,54 +80,35 @@ def _run_lines(actor, run_id: str) -> list[str]:
     return lines
 
 
+# Drafts state only facts that stay true once saved: a version's signature and training run never change. What
+# changes on its own (aliases, tags, how many versions there are, which is the latest) is shown live beside the
+# description instead, and names of other objects (source model, run) are left out: the text is read by every
+# reader of this model, who may not see them, and copied along with the version.
+
 def _version_draft(mv: ModelVersion, actor) -> str:
-    model_name = mv.model.full_name
-    aliases = list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True))
-    tags = list(mv.tags.order_by("key").values_list("key", "value"))
-    parts = [f"Version {mv.version} of `{model_name}`."]
-    if aliases:
-        parts[0] += " Aliases: " + ", ".join(f"**{a}**" for a in aliases) + "."
-    if mv.copied_from_id:
-        parts.append(f"Copied from `{mv.source}`.")
+    if source_kind(mv) == "copy":
+        opening = "A copy of another model version."
+    elif mv.logged_model_id:
+        opening = "Registered from a logged model."
     elif mv.run_id:
-        parts.append(f"Registered from run `{mv.run_id}` (`{mv.source}`).")
-    body = _signature_lines(mv.signature)
-    if tags and _tag_line(tags):
-        body.append("- **Tags**: " + _tag_line(tags))
-    body += _run_lines(actor, mv.run_id)
-    text = " ".join(parts)
-    if body:
-        text += "\n\n" + "\n".join(body)
-    return text
+        opening = "Registered from a training run."
+    else:
+        opening = "A registered model version."
+    body = _signature_lines(mv.signature) + _run_lines(actor, mv.run_id)
+    return opening + ("\n\n" + "\n".join(body) if body else "")
 
 
 def _model_draft(model: RegisteredModel, actor) -> str:
-    versions = ModelVersion.objects.filter(model=model)
-    count = versions.count()
-    latest = versions.order_by("-version").first()
-    with_signature = versions.filter(signature__isnull=False).order_by("-version").first()
-    aliases = list(ModelAlias.objects.filter(model=model).select_related("version").order_by("alias"))
-    tags = list(model.tags.order_by("key").values_list("key", "value"))
-    kind = "Unity Catalog model" if model.is_unity_catalog else "workspace-registry model"
-    text = f"`{model.full_name}` is a {kind} with {count} version{'s' if count != 1 else ''}"
-    text += f" (latest: version {latest.version})." if latest else "."
-    body = []
-    if aliases:
-        body.append("- **Aliases**: " + ", ".join(f"**{a.alias}** → version {a.version.version}" for a in aliases))
-    if tags and _tag_line(tags):
-        body.append("- **Tags**: " + _tag_line(tags))
-    if with_signature is not None:
-        body += _signature_lines(with_signature.signature)
-        body += _run_lines(actor, with_signature.run_id)
-    elif latest is not None:
-        body += _run_lines(actor, latest.run_id)
-    if body:
-        text += "\n\n" + "\n".join(body)
-    usage = f"models:/{model.full_name}@{aliases[0].alias}" if aliases else (
-        f"models:/{model.full_name}/{latest.version}" if latest else "")
-    if usage:
-        text += f"\n\nLoad it with `mlflow.pyfunc.load_model(\"{usage}\")`."
-    return text
+    kind = "A Unity Catalog model" if model.is_unity_catalog else "A workspace-registry model"
+    versions = ModelVersion.objects.filter(model=model).order_by("-version")
+    described = versions.filter(signature__isnull=False).first() or versions.first()
+    if described is None:
+        return f"{kind}."
+    # Pinned to a version number, which always means the same version of this model (unlike "the latest").
+    body = _signature_lines(described.signature) + _run_lines(actor, described.run_id)
+    if not body:
+        return f"{kind}."
+    return f"{kind}. Version {described.version}:\n\n" + "\n".join(body)
 
 
 def offline_description(obj, *, actor) -> str:

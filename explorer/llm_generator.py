@@ -1,6 +1,7 @@
 """An optional description generator that asks an OpenAI-compatible chat endpoint (`/v1/chat/completions`) to write
-the description, from the same metadata the offline generator collects (signature, tags, versions, run params and
-metrics, datasets) — nothing else about the object leaves the server. Enable it with
+the description, from the same facts the offline generator collects for the current user (signature, run params,
+metrics and datasets; nothing that goes stale or names another object) — nothing else leaves the server. Enable it
+with
 
     DESCRIPTION_GENERATOR=explorer.llm_generator.chat_description
     DESCRIPTION_LLM_URL=https://api.example.com/v1   DESCRIPTION_LLM_MODEL=...   DESCRIPTION_LLM_API_KEY=...
@@ -19,7 +20,8 @@ _MAX_ANSWER_CHARS = 20_000
 SYSTEM_PROMPT = (
     "You write concise Markdown descriptions of machine-learning models for a model registry. Use only the facts "
     "given. Start with one sentence saying what the model does, then short sections for inputs and outputs, "
-    "training data and metrics. Do not invent numbers."
+    "training data and metrics. Do not invent numbers, and do not add names, counts or other facts that are not "
+    "given: the text is saved and read later, by people who may not see more than these facts."
 )
 
 
@@ -28,7 +30,7 @@ def chat_description(obj, *, actor) -> str:
     model = os.environ.get("DESCRIPTION_LLM_MODEL", "")
     if not base or not model:
         raise RuntimeError("DESCRIPTION_LLM_URL and DESCRIPTION_LLM_MODEL must be set to use the chat generator.")
-    facts = offline_description(obj, actor=actor)  # only what this user may read
+    facts = offline_description(obj, actor=actor)  # only what this user may read, and nothing that goes stale
     body = json.dumps({
         "model": model,
         "messages": [{"role": "system", "content": SYSTEM_PROMPT},

@@ -81,7 +81,8 @@ def version_provenance(*, actor, versions: Iterable[ModelVersion]) -> dict[int, 
     return _decided(actor, versions)
 
 
-def _kind(mv: ModelVersion) -> str:
+def source_kind(mv: ModelVersion) -> str:
+    """run, logged_model, copy, artifacts or other: what the version's source designates."""
     source = mv.source or ""
     if source.startswith("runs:/"):
         return "run"
@@ -99,7 +100,7 @@ def _artifact_path(source: str) -> str:
 
 
 def _decided(actor, versions: list[ModelVersion]) -> dict[int, Provenance]:
-    kinds = {mv.pk: _kind(mv) for mv in versions}
+    kinds = {mv.pk: source_kind(mv) for mv in versions}
     orphans = [mv.pk for mv in versions if kinds[mv.pk] == "copy" and not mv.copied_from_id]
     # Artifact-path sources name their owner by path: an experiment id, or a managed model's uid.
     experiments, uids = {}, {}

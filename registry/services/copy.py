@@ -1,9 +1,10 @@
 """Copy a model version to another model (promotion across catalogs, e.g. staging.x.y -> prod.x.y): the new
 version records its source `models:/<name>/<version>`, the source's run, description and tags, and a COPY
-job fills its managed storage."""
+job fills its managed storage. A generated description is copied saying that it describes the source."""
 from __future__ import annotations
 
 from registry import audit
+from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion
 from registry.selectors import model_lookup, version_get
 from registry.services.core import require_authenticated, service
@@ -19,7 +20,9 @@ def model_version_copy(*, actor, source_name: str, source_version, destination_n
     source = version_get(actor=actor, name=source_name, version=source_version)
     if create_destination and not model_lookup(destination_name).exists():
         # Creating needs CREATE MODEL on the destination schema; registered_model_create checks it.
-        registered_model_create(actor=actor, name=destination_name, description=source.model.description)
+        # The model's description is the source model's: a generated one says so (registry.generated_descriptions).
+        registered_model_create(actor=actor, name=destination_name,
+                                description=copied_description(source.model.description, "model"))
     tags = dict(source.tags.values_list("key", "value"))
     # model_version_create checks ownership (or MANAGE) of the destination and that the source is READY, and
     # starts the COPY job after commit.

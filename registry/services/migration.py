@@ -11,6 +11,7 @@ from django.db import transaction
 
 from registry import audit
 from registry.errors import InvalidParameter
+from registry.generated_descriptions import copied_description
 from registry.jobs import JobFailed, LeaseHeld, execute, hold, progress, retry_countdown, start_migration
 from registry.models import Job, ModelVersion, RegisteredModel
 from registry.models.models import VersionStatus
@@ -58,7 +59,8 @@ def model_migrate(*, actor, source_name: str, destination_name: str, stage_alias
         destination = model_get(actor=actor, name=destination_name)
         authorize(actor, Action.MODIFY, destination, not_found_message=model_not_found_message(destination_name))
     else:
-        destination = registered_model_create(actor=actor, name=destination_name, description=source.description,
+        destination = registered_model_create(actor=actor, name=destination_name,
+                                              description=copied_description(source.description, "model"),
                                               tags=dict(source.tags.values_list("key", "value")))
     job = start_migration(actor=actor, source=source, destination=destination, stage_alias_map=mapping)
     audit.record(actor=actor, action="registered_model.migrate", obj=destination,

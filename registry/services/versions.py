@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from registry import audit
 from registry.errors import InvalidParameter
+from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
 from registry.models.models import Stage, VersionStatus
 from registry.permissions import Action
@@ -28,6 +29,9 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     run_id = require_text(run_id, "run_id", max_length=64)
     model_id = require_text(model_id, "model_id", max_length=64)
     resolved = resolve_source(actor, source)
+    if resolved.source_version is not None:
+        # A copy (ours, or MlflowClient.copy_model_version's): a generated description is the source's.
+        description = copied_description(description, "version")
     if run_id and resolved.run_id and run_id != resolved.run_id:
         raise InvalidParameter(f"run_id {run_id!r} does not match the run of source {source!r}.")
     tag_values = {}
