@@ -2,10 +2,11 @@
 so the UI and every API agree on what exists for that principal."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from registry import permissions
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import AlreadyExists, InvalidParameter, NotFound
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
 from registry.names import parse_model_name, parse_schema_name, validate_alias_syntax, validate_uc_part
 from registry.permissions import Action
@@ -103,10 +104,40 @@ def version_get(*, actor, name: str, version) -> ModelVersion:
     return mv
 
 
+# Aliases and case, the one rule: no two aliases of a model differ only in case (a database constraint holds it).
+# A three-level model matches aliases ignoring case, as Unity Catalog does and as its names are matched here:
+# `champion` *is* `Champion`. A workspace model matches them exactly, as MLflow's registry does on PostgreSQL and
+# SQLite, and refuses to add a spelling that differs from an existing alias only in case.
+
+def alias_lookup(model: RegisteredModel | QuerySet[RegisteredModel], alias: str) -> QuerySet[ModelAlias]:
+    """The alias of `model` (or of the models of a queryset, in the same one query) that the name `alias`
+    denotes, under the rule above: at most one per model."""
+    qs = ModelAlias.objects.filter(**{"model__in" if isinstance(model, QuerySet) else "model": model})
+    return qs.alias(alias_key=Lower("alias")).filter(
+        Q(model__schema__isnull=False, alias_key=alias.lower()) | Q(model__schema__isnull=True, alias=alias))
+
+
+def alias_to_set(model: RegisteredModel, alias: str) -> ModelAlias | None:
+    """The existing alias that setting `alias` on `model` would move, or None when it would add a new one; an
+    alias differing from an existing one only in case is refused (AlreadyExists). The alias service and the
+    alias dialog's warning both ask this."""
+    found = alias_lookup(model, alias).select_related("version").first()
+    if found is None and not model.is_unity_catalog:
+        twin = (ModelAlias.objects.filter(model=model).alias(alias_key=Lower("alias"))
+                .filter(alias_key=alias.lower()).select_related("version").first())
+        if twin is not None:
+            raise AlreadyExists(
+                f"Model {model.full_name} already has the alias '{twin.alias}' (on version {twin.version.version}), "
+                f"which differs from '{alias}' only in case; aliases of one model may not differ only in case. "
+                f"Use '{twin.alias}' to move it, or choose another name."
+            )
+    return found
+
+
 def version_get_by_alias(*, actor, name: str, alias: str) -> ModelVersion:
     model = model_get(actor=actor, name=name)
     alias = validate_alias_syntax(alias)
-    found = ModelAlias.objects.select_related("version__model__schema__catalog").filter(model=model, alias=alias).first()
+    found = alias_lookup(model, alias).select_related("version__model__schema__catalog").first()
     if found is None:
         raise NotFound(f"Registered model alias {alias} not found.")
     return found.version

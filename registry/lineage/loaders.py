@@ -11,7 +11,7 @@ from django.db.models import Q
 from registry.lineage.capture import classify
 from registry.lineage.graph import Node
 from registry.models import Dataset, Experiment, LoggedModel, ModelAlias, ModelVersion, RegisteredModel, Run
-from registry.selectors import model_lookup
+from registry.selectors import alias_lookup, model_lookup
 
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/]+)/(?P<version>\d+)$")
 _MANAGED_LOCATION = re.compile(r"^registry/(?P<uid>[0-9a-f]{32})/versions/(?P<version>\d+)$")
@@ -146,7 +146,7 @@ def resolve_root_id(type_: str, ident: str) -> str | None:
         return str(mv.pk) if mv else None
     if type_ == "alias" and not ident.isdigit():
         name, sep, alias = ident.rpartition("@")
-        found = ModelAlias.objects.filter(model__in=_models_named(name), alias=alias).first() if sep else None
+        found = alias_lookup(_models_named(name), alias).first() if sep else None
         return str(found.pk) if found else None
     return ident
 

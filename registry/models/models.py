@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from registry.models.base import Securable
 from registry.models.governance import Schema
@@ -128,5 +129,6 @@ class ModelAlias(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["model", "alias"], name="alias_unique_in_model")]
+        # No two aliases of a model differ only in case (the rule is explained in registry.selectors).
+        constraints = [models.UniqueConstraint("model", Lower("alias"), name="alias_unique_in_model_ignoring_case")]
         ordering = ["alias"]

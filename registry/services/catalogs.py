@@ -17,6 +17,16 @@ def _comment(value) -> str:
     return require_text(value, "comment", max_length=settings.REGISTRY_MAX_DESCRIPTION_LENGTH)
 
 
+def _save_columns(obj, columns: list[str], *, taken: str) -> None:
+    """Write only the columns the service changed: `obj` was read without a lock, and writing it back whole
+    would undo changes made meanwhile (a new owner, say). A name taken meanwhile is AlreadyExists."""
+    try:
+        with transaction.atomic():
+            obj.save(update_fields=columns)
+    except IntegrityError:
+        raise AlreadyExists(taken) from None
+
+
 @service("catalog.create")
 def catalog_create(*, actor, name: str, comment: str = "") -> Catalog:
     require_authenticated(actor)
@@ -37,14 +47,17 @@ def catalog_create(*, actor, name: str, comment: str = "") -> Catalog:
 def catalog_update(*, actor, name: str, comment: str | None = None, new_name: str | None = None) -> Catalog:
     catalog = catalog_get(actor=actor, name=name)
     authorize(actor, Action.MODIFY, catalog, not_found_message=f"Catalog '{name}' does not exist.")
+    changed = ["updated_by", "updated_at"]
     if comment is not None:
         catalog.comment = _comment(comment)
+        changed.append("comment")
     if new_name is not None:
         catalog.name = validate_uc_part(new_name, "Catalog")
+        changed.append("name")
         if Catalog.objects.filter(name=catalog.name).exclude(pk=catalog.pk).exists():
             raise AlreadyExists(f"Catalog '{catalog.name}' already exists.")
     catalog.updated_by = actor
-    catalog.save()
+    _save_columns(catalog, changed, taken=f"Catalog '{catalog.name}' already exists.")
     audit.record(actor=actor, action="catalog.update", obj=catalog, params={"comment": comment, "new_name": new_name})
     return catalog
 
@@ -84,14 +97,17 @@ def schema_create(*, actor, catalog_name: str, name: str, comment: str = "") -> 
 def schema_update(*, actor, full_name: str, comment: str | None = None, new_name: str | None = None) -> Schema:
     schema = schema_get(actor=actor, full_name=full_name)
     authorize(actor, Action.MODIFY, schema, not_found_message=f"Schema '{full_name}' does not exist.")
+    changed = ["updated_by", "updated_at"]
     if comment is not None:
         schema.comment = _comment(comment)
+        changed.append("comment")
     if new_name is not None:
         schema.name = validate_uc_part(new_name, "Schema")
+        changed.append("name")
         if Schema.objects.filter(catalog=schema.catalog, name=schema.name).exclude(pk=schema.pk).exists():
             raise AlreadyExists(f"Schema '{schema.full_name}' already exists.")
     schema.updated_by = actor
-    schema.save()
+    _save_columns(schema, changed, taken=f"Schema '{schema.full_name}' already exists.")
     audit.record(actor=actor, action="schema.update", obj=schema, params={"comment": comment, "new_name": new_name})
     return schema
 

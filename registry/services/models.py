@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from registry import audit, permissions
 from registry.errors import AlreadyExists, InvalidParameter, NotFound
-from registry.models import Catalog, RegisteredModel, RegisteredModelTag, Schema
+from registry.models import Catalog, ModelVersion, RegisteredModel, RegisteredModelTag, Schema
 from registry.names import ModelName, parse_model_name
 from registry.permissions import Action
-from registry.selectors import model_get, model_not_found_message
+from registry.selectors import model_get, model_not_found_message, version_not_found_message
 from registry.services.core import NotVisible, authorize, require_authenticated, require_text, service
 
 
@@ -77,7 +77,9 @@ def registered_model_rename(*, actor, name: str, new_name: str) -> RegisteredMod
     model.updated_by = actor
     try:
         with transaction.atomic():
-            model.save()
+            # Only the columns a rename changes: `model` was read without a lock, and writing it back whole would
+            # undo what others did since, such as version numbers allocated meanwhile.
+            model.save(update_fields=["name", "updated_by", "updated_at"])
     except IntegrityError:
         raise AlreadyExists(f"Registered Model (name={parsed.full_name}) already exists.") from None
     audit.record(actor=actor, action="registered_model.rename", obj=model,
@@ -101,6 +103,9 @@ def registered_model_delete(*, actor, name: str, force: bool = True) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.DELETE, model, not_found_message=model_not_found_message(name))
     # MLflow deletes a model with its versions; Unity Catalog's API asks for `force` to do so.
+    # Locked before its versions are counted and collected: a version created meanwhile either committed first
+    # (and goes with the model) or waits and then finds no model, instead of failing the delete's commit.
+    model_lock(model)
     if not force and model.versions.exists():
         raise InvalidParameter(f"Registered model {model.full_name} has versions: delete them first or use force.")
     audit.record(actor=actor, action="registered_model.delete", obj=model,
@@ -110,8 +115,28 @@ def registered_model_delete(*, actor, name: str, force: bool = True) -> None:
 
 
 def touch_model(model: RegisteredModel, actor=None) -> None:
-    """A change to a version is a change to its model: move the model's last-updated time."""
+    """A change to a version is a change to its model: move the model's last-updated time. The update also
+    takes the model's row lock (see model_lock)."""
     RegisteredModel.objects.filter(pk=model.pk).update(updated_at=timezone.now())
+
+
+# Row locks. A service that changes what hangs off a model (versions, aliases, tags) first locks the parent row
+# it changes under: the model, then (for a version's tags) the version, always in that order, so concurrent
+# services queue up instead of deadlocking, and a read-check-write (is this alias new? is the limit reached?)
+# sees everything committed before it. Deletes take the same locks before collecting what goes with the row.
+
+def model_lock(model: RegisteredModel) -> None:
+    """Lock the model's row until the transaction ends; a model deleted meanwhile is not found."""
+    locked = RegisteredModel.objects.select_for_update(no_key=True).filter(pk=model.pk).values_list("pk", flat=True)
+    if not locked:
+        raise NotFound(model_not_found_message(model.full_name))
+
+
+def version_lock(version: ModelVersion) -> None:
+    """Lock the version's row until the transaction ends; a version deleted meanwhile is not found."""
+    locked = ModelVersion.objects.select_for_update(no_key=True).filter(pk=version.pk).values_list("pk", flat=True)
+    if not locked:
+        raise NotFound(version_not_found_message(version.model.full_name, version.version))
 
 
 def schedule_artifact_cleanup(*, actor, models=(), versions=()) -> None:

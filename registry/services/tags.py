@@ -1,4 +1,6 @@
-"""Tags on registered models and model versions, within the platform's limits."""
+"""Tags on registered models and model versions, within the platform's limits. Each change first locks the row the
+tags hang off (see registry.services.models), so concurrent edits of one object neither exceed the limit nor
+deadlock; a first-time set racing another of the same key ends as an update (the unique key decides)."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -10,7 +12,7 @@ from registry.names import validate_tag, validate_tag_key
 from registry.permissions import Action
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, service
-from registry.services.models import touch_model
+from registry.services.models import model_lock, touch_model, version_lock
 
 
 def _validate(key, value) -> tuple[str, str]:
@@ -41,10 +43,10 @@ def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelT
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
     key, value = _validate(key, value)
+    touch_model(model)  # also the model's row lock: tag changes of one model queue up, so the count is exact
     if not model.tags.filter(key=key).exists():
         _check_count(model.tags.count() + 1)
     tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
-    touch_model(model)
     audit.record(actor=actor, action="registered_model.set_tag", obj=model, params={"key": key, "value": value})
     return tag
 
@@ -54,6 +56,7 @@ def model_tag_delete(*, actor, name: str, key: str) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
     key = _validate_key(key)
+    model_lock(model)  # before the tag row, in the order model_tag_set takes them
     # Deleting a tag that is not set is a no-op, as on an MLflow server.
     deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
     if deleted:
@@ -66,6 +69,7 @@ def version_tag_set(*, actor, name: str, version, key: str, value: str) -> Model
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
     key, value = _validate(key, value)
+    version_lock(mv)  # tag changes of one version queue up, so the count is exact; a deleted version is not found
     if not mv.tags.filter(key=key).exists():
         _check_count(mv.tags.count() + 1)
     tag, _ = ModelVersionTag.objects.update_or_create(version=mv, key=key, defaults={"value": value})
@@ -79,6 +83,7 @@ def version_tag_delete(*, actor, name: str, version, key: str) -> None:
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
     key = _validate_key(key)
+    version_lock(mv)
     deleted, _ = ModelVersionTag.objects.filter(version=mv, key=key).delete()
     if deleted:
         mv.save(update_fields=["updated_at"])

@@ -3,20 +3,31 @@ protocol PENDING_REGISTRATION -> READY | FAILED_REGISTRATION driven by the regis
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from registry import audit
-from registry.errors import InvalidParameter
+from registry.errors import InvalidParameter, NotFound
 from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
 from registry.models.models import Stage, VersionStatus
 from registry.permissions import Action
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, require_text, service
-from registry.services.models import schedule_artifact_cleanup, touch_model
+from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
 from registry.sources import resolve_source
 
 STAGE_NAMES = {s.value.lower(): s.value for s in Stage}
+
+
+def _allocate_version_number(model: RegisteredModel, name: str) -> int:
+    """The next number of `model`, never used before. One UPDATE moves the counter in the database (not from a
+    value read earlier) and holds the model's row lock until commit, so concurrent creations get consecutive
+    numbers, and a rolled-back creation gives its number back."""
+    rows = RegisteredModel.objects.filter(pk=model.pk)
+    if not rows.update(last_version_number=F("last_version_number") + 1, updated_at=timezone.now()):
+        raise NotFound(model_not_found_message(name))  # deleted since it was looked up
+    return rows.values_list("last_version_number", flat=True).get()
 
 
 @service("model_version.create")
@@ -39,14 +50,11 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         from registry.services.tags import validated_tags
 
         tag_values = validated_tags(tags, existing=0)
-    # Lock the model row: version numbers are allocated one at a time and never reused.
-    locked = RegisteredModel.objects.select_for_update().get(pk=model.pk)
-    locked.last_version_number += 1
-    locked.save(update_fields=["last_version_number", "updated_at"])
+    number = _allocate_version_number(model, name)
     unity = model.is_unity_catalog
     mv = ModelVersion.objects.create(
         model=model,
-        version=locked.last_version_number,
+        version=number,
         source=source,
         run_id=run_id or resolved.run_id,
         run_link=run_link,
@@ -97,6 +105,9 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
     if canonical is None:
         raise InvalidParameter(f"Invalid Model Version stage: {str(stage)[:50]}. "
                                f"Value must be one of {', '.join(s.value for s in Stage)}.")
+    # The model's row lock first: transitions of one model queue up, so two versions moved to Production at
+    # once with archive_existing_versions do not both stay there.
+    touch_model(mv.model)
     if archive_existing_versions and canonical in (Stage.STAGING, Stage.PRODUCTION):
         others = ModelVersion.objects.filter(model=mv.model, current_stage=canonical).exclude(pk=mv.pk)
         others.update(current_stage=Stage.ARCHIVED, updated_at=timezone.now(), updated_by=actor)
@@ -104,7 +115,6 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
     mv.current_stage = canonical
     mv.updated_by = actor
     mv.save(update_fields=["current_stage", "updated_by", "updated_at"])
-    touch_model(mv.model)
     audit.record(actor=actor, action="model_version.transition_stage", obj=mv,
                  params={"stage": canonical, "previous_stage": previous, "archive_existing_versions": archive_existing_versions})
     return mv
@@ -117,9 +127,12 @@ def model_version_delete(*, actor, name: str, version) -> None:
     audit.record(actor=actor, action="model_version.delete", obj=mv, params={"name": mv.model.full_name, "version": mv.version})
     if mv.model.is_unity_catalog:
         schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]])
-    model = mv.model
+    # The model's row lock, then the version's (the order alias and tag changes take them in, so none deadlock),
+    # both before the version's tags and aliases are collected for deletion: a tag set meanwhile either committed
+    # first (and is deleted with it) or waits and then finds no version.
+    touch_model(mv.model)
+    version_lock(mv)
     mv.delete()
-    touch_model(model)
 
 
 def model_version_mark_ready(*, version_id: int, signature: dict | None, message: str = "") -> ModelVersion:
