@@ -2,6 +2,8 @@
 failed attempts are recorded by `service` after the transaction rolled back, so they are never lost."""
 from __future__ import annotations
 
+import math
+
 from django.db.models import Model
 
 from registry.models import AuditEvent
@@ -37,14 +39,22 @@ def clean_parameters(params: dict) -> dict:
     return out
 
 
-def _without_nul(value):
-    # PostgreSQL text and jsonb cannot hold NUL; a refused request whose input held one must still be audited.
+def _storable(value):
+    """`value` with every string made writable to any database and to JSON: PostgreSQL text and jsonb hold no
+    NUL, and a lone surrogate cannot be encoded at all. A refused request whose input held either (and the
+    refusal message quoting it) must still be audited, so they are escaped rather than refused here. Non-finite
+    numbers, which JSON (and so jsonb) has no spelling for, are written as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, str):
-        return value.replace("\x00", "\\x00")
+        value = value.replace("\x00", "\\x00")
+        if not value.isascii():
+            value = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
     if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return [_storable(v) for v in value]
     if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+        return {_storable(k): _storable(v) for k, v in value.items()}
     return value
 
 
@@ -54,14 +64,14 @@ def record(*, actor, action: str, obj=None, params: dict | None = None, outcome:
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     return AuditEvent.objects.create(
         actor=actor if authenticated else None,
-        actor_name=actor.get_username() if authenticated else ("system" if actor is None else "anonymous"),
+        actor_name=_storable(actor.get_username() if authenticated else ("system" if actor is None else "anonymous")),
         action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_name=_without_nul(object_name or name),
-        parameters=_without_nul(clean_parameters(params or {})),
+        object_type=_storable(object_type),
+        object_id=_storable(object_id),
+        object_name=_storable(object_name or name),
+        parameters=_storable(clean_parameters(params or {})),
         outcome=outcome,
-        message=_without_nul(message[:2000]),
+        message=_storable(message[:2000]),
         client_address=current_client_address(),
         via=current_via() or "command",
     )

@@ -1,7 +1,9 @@
 """The MLflow artifacts proxy (`/api/2.0/mlflow-artifacts/artifacts/...`) and `server-info`.
 
 Uploads stream from the request to storage in chunks: no parser is attached, so neither DRF nor Django ever
-reads the body into memory, and DATA_UPLOAD_MAX_MEMORY_SIZE (which guards JSON bodies) does not apply.
+reads the body into memory, and DATA_UPLOAD_MAX_MEMORY_SIZE (which guards JSON bodies) does not apply. An upload
+is stored whole or not at all: one that must be read to its end (chunked) is, one whose length cannot be known
+is refused with 411 (registry/request_guard.py), one shorter than announced is refused with 400.
 Downloads stream back with a Content-Length. Who may touch which path is `authorize_artifact_path`'s call."""
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from rest_framework.views import APIView
 
 from registry import storage
 from registry.artifact_access import authorize_artifact_path, refuse_if_registered
-from registry.errors import InvalidParameter
+from registry.request_guard import announced_length, is_chunked
 
 # Types a browser would render or run: served as plain text so an uploaded artifact can never script the
 # explorer's own origin (the ajax-api prefix is reachable with the session cookie).
@@ -25,15 +27,11 @@ _ACTIVE_TYPES = {
 }
 
 
-class _EmptyStream:
-    def read(self, n: int = -1) -> bytes:
-        return b""
-
-
 class ArtifactView(APIView):
     """GET (download, or list with `?path=` on the bare URL), PUT (upload), DELETE (file or tree)."""
 
     parser_classes: list = []  # the body is read as a stream by `put`, never parsed
+    streams_request_body = True  # RequestGuardMiddleware leaves chunked bodies to `put` (STREAMS_BODY)
 
     def get(self, request, artifact_path: str | None = None):
         if artifact_path is None:
@@ -77,25 +75,26 @@ class ArtifactView(APIView):
 
 
 def _upload_stream(django_request):
-    """The request body as a stream, and its announced length when there is one."""
-    meta = django_request.META
-    raw_length = meta.get("CONTENT_LENGTH")
-    if raw_length not in (None, ""):
+    """The request body as a stream, and its announced length (None for a chunked body, read to its end).
+    RequestGuardMiddleware has refused every upload whose length cannot be known, so one of the two holds."""
+    if is_chunked(django_request):
+        return _ClientStream(django_request.META["wsgi.input"]), None
+    # HttpRequest.read is bounded by Content-Length and does not buffer.
+    return django_request, announced_length(django_request)
+
+
+class _ClientStream:
+    """A decoded chunked body. The server raises its own errors when the client goes away before the last
+    chunk or breaks the framing; either way the upload is incomplete, which is the client's fault (400)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def read(self, n: int = -1) -> bytes:
         try:
-            length = int(raw_length)
-        except ValueError:
-            raise InvalidParameter("Invalid Content-Length header.") from None
-        if length < 0:
-            raise InvalidParameter("Invalid Content-Length header.")
-        # HttpRequest.read is bounded by Content-Length and does not buffer.
-        return django_request, length
-    if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
-        # Without a length, reading to EOF is only safe when the server says the input is terminated
-        # (gunicorn does, with chunked bodies decoded); the development server does not.
-        if meta.get("wsgi.input_terminated"):
-            return meta["wsgi.input"], None
-        raise InvalidParameter("Chunked uploads are not supported by this server: send a Content-Length.")
-    return _EmptyStream(), 0
+            return self.stream.read(n)
+        except Exception as exc:  # gunicorn's NoMoreData, InvalidChunkSize…; a reset socket
+            raise storage.IncompleteUpload(f"Upload incomplete: the chunked body ended early ({exc}).") from None
 
 
 class ServerInfoView(APIView):

@@ -1,0 +1,84 @@
+"""The one JSON parser of every API (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES): a body is read bounded by
+DATA_UPLOAD_MAX_MEMORY_SIZE, must be UTF-8 (or the declared text charset), a JSON object, nested at most
+MAX_DEPTH deep, and hold no string that cannot be stored (registry.request_guard.text_problem). Every refusal
+is a 400 in the API envelope: malformed JSON is MALFORMED_REQUEST, a well-formed body of the wrong shape
+INVALID_PARAMETER_VALUE (as MLflow's server answers a wrong JSON type)."""
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, get_encoding
+from rest_framework.renderers import JSONRenderer
+
+from registry.errors import InvalidParameter
+from registry.request_guard import text_problem
+
+# Far deeper than any MLflow or Unity Catalog request (a few levels), far shallower than the interpreter's
+# recursion limit, which json.loads and every later walk over the data would otherwise hit.
+MAX_DEPTH = 64
+_READ_SIZE = 64 * 1024
+
+
+def _refuse_constant(name: str):
+    # NaN and Infinity are not JSON; MLflow clients send them as strings.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_body(stream, limit: int | None) -> bytes:
+    """Everything `stream` holds, refused (RequestDataTooBig) as soon as it exceeds `limit` bytes."""
+    parts, size = [], 0
+    while True:
+        chunk = stream.read(_READ_SIZE)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
+
+
+def check_value(data) -> None:
+    """InvalidParameter (or ParseError for nesting) for the first value of `data` no view should receive.
+    Iterative, so the walk itself never recurses."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                raise InvalidParameter(f"Invalid value in request body: {problem}.")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep.")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    stack.append((key, depth))
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in value)
+
+
+class JSONObjectParser(BaseParser):
+    media_type = "application/json"
+    renderer_class = JSONRenderer
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = read_body(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        encoding = get_encoding(parser_context or {})
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            raise ParseError(f"JSON parse error - the body is not valid {encoding}.") from None
+        try:
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep.") from None
+        except ValueError as exc:  # JSONDecodeError, and integers with more digits than Python converts
+            raise ParseError(f"JSON parse error - {exc}") from None
+        check_value(data)
+        if not isinstance(data, dict):
+            raise InvalidParameter("Request body must be a JSON object.")
+        return data
