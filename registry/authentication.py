@@ -1,5 +1,5 @@
-"""API authentication: `Authorization: Bearer <token>`, or Basic with a user name and a personal access
-token as the password (what MLflow sends for MLFLOW_TRACKING_USERNAME/PASSWORD). Browser sessions count
+"""API authentication: `Authorization: Bearer <token>`, or Basic with a user name (or `token`) and a personal
+access token as the password (what MLflow sends for MLFLOW_TRACKING_USERNAME/PASSWORD; `curl -u token:$TOKEN`). Browser sessions count
 only with CSRF protection. A burst of bad tokens from one address is answered 429 until its window ends."""
 from __future__ import annotations
 
@@ -121,7 +121,8 @@ class TokenAuthentication(authentication.BaseAuthentication):
                 raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
             username, sep, secret = decoded.partition(":")
             user = token_authenticate(secret) if sep else None
-            if user is not None and user.get_username() != username:
+            # `token` as the user name stands for the token's owner (`curl -u token:$TOKEN`, as Databricks has it).
+            if user is not None and username != "token" and user.get_username() != username:
                 user = None
         if user is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
 
-_API_PREFIXES = ("/api/", "/ajax-api/")
+_API_PREFIXES = ("/api/", "/ajax-api/", "/model/")  # /model/: legacy serving's invocations
 
 
 def server_error(request):
