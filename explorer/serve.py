@@ -1,48 +1,159 @@
-"""`make run`: the web server (gunicorn) and a Celery worker (with its scheduler for the job sweeper) as
-two child processes; Ctrl-C or a crash of either stops both."""
+"""`make run`: supervises the web server (gunicorn), a Celery worker and the Celery scheduler (the job sweeper) as
+three child processes. A child that dies is restarted, with a growing delay when it keeps dying at once, and each
+restart is logged; Ctrl-C or SIGTERM stops them all, leaving no process behind."""
+from __future__ import annotations
+
+import ctypes
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from typing import Callable
+
+log = logging.getLogger("explorer.serve")
+
+FIRST_DELAY = 1.0  # seconds before restarting a child that died
+MAX_DELAY = 30.0
+STABLE_AFTER = 30.0  # a child that ran this long before dying is restarted after FIRST_DELAY again
+STOP_TIMEOUT = 20.0  # seconds a child gets to stop cleanly (a Celery warm shutdown finishes its task)
+POLL = 0.2
+
+
+def next_delay(previous: float, lived: float) -> float:
+    """How long to wait before restarting a child that died after `lived` seconds: at once-ish after a long,
+    healthy run; doubling (up to MAX_DELAY) while it keeps dying soon after its start, so it does not spin."""
+    if lived >= STABLE_AFTER or previous <= 0:
+        return FIRST_DELAY
+    return min(MAX_DELAY, previous * 2)
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the launcher itself is killed (even with SIGKILL), the kernel sends
+    the child SIGTERM, so no server outlives the launcher. Linux only; elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0
+    delay: float = 0.0
+    restart_at: float | None = None
+    restarts: int = 0
+
+    def start(self) -> None:
+        # Its own process group: the launcher can then remove what a dead child leaves behind (gunicorn's
+        # workers, Celery's pool processes) in one call, and a terminal's Ctrl-C reaches only the launcher,
+        # which stops the children in order.
+        self.proc = subprocess.Popen(self.argv, start_new_session=True, preexec_fn=_die_with_parent)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        log.info("started %s (pid %s)", self.name, self.proc.pid)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL whatever is left in the child's process group: a pool process of a killed Celery worker would
+        otherwise go on copying (and renewing its job's lease) with nobody to report to."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def died(self) -> None:
+        lived = time.monotonic() - self.started_at
+        code = self.proc.returncode
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        self.kill_leftovers()
+        self.delay = next_delay(self.delay, lived)
+        self.restart_at = time.monotonic() + self.delay
+        self.restarts += 1
+        log.warning("%s (pid %s) died (%s) after %.1fs; restart #%d in %.0fs", self.name, self.proc.pid, how, lived,
+                    self.restarts, self.delay)
+
+    def terminate(self) -> None:
+        if self.running:
+            self.proc.terminate()  # the leader only: gunicorn and Celery stop their own workers cleanly
+
+
+def address() -> str:
+    return f'{os.environ.get("HOST", "127.0.0.1")}:{os.environ.get("PORT", "8000")}'
+
+
+def children(var_dir: str) -> list[Child]:
+    bindir = os.path.dirname(sys.executable)
+    web = [os.path.join(bindir, "gunicorn"), "explorer.wsgi:application", "--bind", address(),
+           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-", "--timeout", "120"]
+    celery = [os.path.join(bindir, "celery"), "-A", "explorer"]
+    worker = [*celery, "worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
+    # The scheduler is a child of its own (not `worker --beat`): if it dies, the launcher sees it and restarts it.
+    scheduler = [*celery, "beat", "--loglevel", "INFO", "--schedule", os.path.join(var_dir, "celerybeat-schedule")]
+    return [Child("web", web), Child("worker", worker), Child("scheduler", scheduler)]
+
+
+def stop_all(procs: list[Child], deadline: float) -> None:
+    for child in procs:
+        child.terminate()
+    for child in procs:
+        if child.proc is None:
+            continue
+        try:
+            child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s (pid %s) did not stop in time; killing it", child.name, child.proc.pid)
+            child.proc.kill()
+            child.proc.wait()
+        child.kill_leftovers()
+
+
+def supervise(procs: list[Child], stopping: Callable[[], bool]) -> None:
+    """Start the children and keep them running until `stopping()`; then stop them all."""
+    for child in procs:
+        child.start()
+    try:
+        while not stopping():
+            now = time.monotonic()
+            for child in procs:
+                if child.restart_at is not None:
+                    if now >= child.restart_at:
+                        child.start()
+                elif not child.running:
+                    child.died()
+            time.sleep(POLL)
+    finally:
+        log.info("stopping")
+        stop_all(procs, time.monotonic() + STOP_TIMEOUT)
 
 
 def main() -> int:
-    python = sys.executable
-    bindir = os.path.dirname(python)
-    port = os.environ.get("PORT", "8000")
-    host = os.environ.get("HOST", "127.0.0.1")
-    workers = os.environ.get("WEB_CONCURRENCY", "2")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [serve] %(message)s", stream=sys.stdout)
     var_dir = os.environ.get("VAR_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), "var"))
-    web = [os.path.join(bindir, "gunicorn"), "explorer.wsgi:application", "--bind", f"{host}:{port}",
-           "--workers", workers, "--access-logfile", "-", "--timeout", "120"]
-    worker = [os.path.join(bindir, "celery"), "-A", "explorer", "worker", "--beat", "--loglevel", "INFO",
-              "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"),
-              "--schedule", os.path.join(var_dir, "celerybeat-schedule")]
-    procs = [subprocess.Popen(web), subprocess.Popen(worker)]
-    print(f"Catalog Explorer on http://{host}:{port}/ (web pid {procs[0].pid}, worker pid {procs[1].pid}); Ctrl-C stops both.",
-          flush=True)
+    procs = children(var_dir)
+    signals: list[int] = []
 
-    def stop(*_):
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
+    def stop(signum, _frame):
+        if signals:  # a second Ctrl-C: do not wait for running tasks to finish
+            for child in procs:
+                if child.running:
+                    child.proc.kill()
+        signals.append(signum)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(proc.poll() is None for proc in procs):
-            time.sleep(0.5)
-    finally:
-        stop()
-        deadline = time.time() + 20
-        for proc in procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    return max((proc.returncode or 0) for proc in procs if proc.returncode and proc.returncode > 0) if any(
-        proc.returncode and proc.returncode > 0 for proc in procs) else 0
+    log.info("Catalog Explorer on http://%s/; Ctrl-C stops it", address())
+    supervise(procs, lambda: bool(signals))
+    return 0
 
 
 if __name__ == "__main__":
