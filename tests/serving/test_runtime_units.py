@@ -1,0 +1,222 @@
+"""The serving runtime's decisions without model processes: reconciliation of deployments with what is served,
+leases between supervisors, the requirements check and the client's answers when nothing can answer."""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from registry.models import ModelVersion, RegisteredModel, ServedModel, ServingDeployment, ServingEvent
+from registry.models.models import Stage, VersionStatus
+from registry.serving import client, model_files
+from registry.serving.reconcile import reconcile_all
+from registry.serving.supervisor import Running, Supervisor, SupervisorSettings
+
+pytestmark = pytest.mark.django_db
+State = ServingDeployment.State
+
+
+def _served(versions: int = 1, **settings) -> ServedModel:
+    model = RegisteredModel.objects.create(name="iris", last_version_number=versions)
+    for number in range(1, versions + 1):
+        ModelVersion.objects.create(model=model, version=number, source="s", storage_location=f"mlflow-artifacts:/x/{number}")
+    return ServedModel.objects.create(model=model, enabled=True, **settings)
+
+
+def _live(served: ServedModel) -> list[ServingDeployment]:
+    return list(ServingDeployment.objects.filter(served_model=served).exclude(state=State.STOPPED).order_by("pk"))
+
+
+# ---- reconcile ---------------------------------------------------------------------------------------------
+
+def test_every_ready_version_that_is_not_archived_gets_one_deployment():
+    served = _served(versions=4, workers=3, memory_limit_mb=512)
+    ModelVersion.objects.filter(version=2).update(current_stage=Stage.ARCHIVED)
+    ModelVersion.objects.filter(version=3).update(status=VersionStatus.PENDING_REGISTRATION)
+    reconcile_all()
+    reconcile_all()  # idempotent
+    deployments = _live(served)
+    assert [d.version.version for d in deployments] == [1, 4]
+    assert {(d.state, d.workers, d.memory_limit_mb, d.generation) for d in deployments} == {(State.PENDING, 3, 512, 1)}
+    served.refresh_from_db()
+    assert served.state == "PENDING" and served.message == "Deploying version 1, 4."
+
+
+def test_the_model_is_ready_when_every_deployment_is_and_failed_with_the_reason_when_one_failed():
+    served = _served(versions=2)
+    reconcile_all()
+    first, second = _live(served)
+    ServingDeployment.objects.filter(pk=first.pk).update(state=State.READY)
+    ServingDeployment.objects.filter(pk=second.pk).update(state=State.READY)
+    reconcile_all()
+    served.refresh_from_db()
+    assert (served.state, served.message) == ("READY", "")
+    ServingDeployment.objects.filter(pk=second.pk).update(state=State.FAILED, message="Version 2: out of luck.")
+    reconcile_all()
+    served.refresh_from_db()
+    assert (served.state, served.message) == ("FAILED", "Version 2: out of luck.")
+    reconcile_all()
+    assert len(_live(served)) == 2  # a failed deployment is not retried until something changes
+
+
+def test_an_archived_version_that_runs_drains_and_one_that_does_not_stops_at_once():
+    served = _served(versions=2)
+    reconcile_all()
+    running, waiting = _live(served)
+    ServingDeployment.objects.filter(pk=running.pk).update(
+        state=State.READY, supervisor="host:1", lease_expires_at=timezone.now() + timedelta(seconds=30))
+    ModelVersion.objects.filter(model=served.model).update(current_stage=Stage.ARCHIVED)
+    reconcile_all()
+    running.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (running.state, waiting.state) == (State.DRAINING, State.STOPPED)
+    assert "archived" in running.message
+    removed = ServingEvent.objects.filter(served_model=served, kind=ServingEvent.Kind.VERSION_REMOVED)
+    assert sorted(e.version_number for e in removed) == [1, 2]
+    # A draining deployment whose supervisor is gone (its lease lapsed) runs nowhere: stopped.
+    ServingDeployment.objects.filter(pk=running.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    reconcile_all()
+    running.refresh_from_db()
+    assert running.state == State.STOPPED
+
+
+def test_new_settings_replace_the_pool_and_disabling_retires_everything():
+    served = _served()
+    reconcile_all()
+    [old] = _live(served)
+    ServedModel.objects.filter(pk=served.pk).update(generation=2, workers=2)
+    reconcile_all()
+    [new] = _live(served)
+    old.refresh_from_db()
+    assert old.state == State.STOPPED and "settings changed" in old.message
+    assert (new.generation, new.workers) == (2, 2)
+    ServedModel.objects.filter(pk=served.pk).update(enabled=False)
+    reconcile_all()
+    served.refresh_from_db()
+    assert _live(served) == [] and served.state == "DISABLED"
+
+
+def test_an_enabled_model_without_a_servable_version_says_so():
+    served = _served(versions=0)
+    reconcile_all()
+    served.refresh_from_db()
+    assert served.state == "READY" and "No READY version" in served.message
+
+
+# ---- leases ------------------------------------------------------------------------------------------------
+
+class StubPool:
+    killed = False
+
+    def kill(self):
+        self.killed = True
+
+
+def _supervisor(ident: str) -> Supervisor:
+    supervisor = Supervisor(SupervisorSettings(lease_seconds=10), ident=ident)
+    supervisor.start = lambda deployment_id: supervisor.running.setdefault(
+        deployment_id, Running(deployment_id, 1, None, 1, 2048, StubPool()))
+    return supervisor
+
+
+def test_two_supervisors_never_claim_the_same_deployment():
+    served = _served(versions=3)
+    reconcile_all()
+    first, second = _supervisor("a:1"), _supervisor("b:2")
+    first.claim()
+    second.claim()
+    assert len(first.running) == 3 and second.running == {}
+    assert {d.supervisor for d in _live(served)} == {"a:1"}
+
+
+def test_a_renewed_lease_keeps_the_deployment_and_a_lapsed_one_goes_to_another_supervisor():
+    served = _served()
+    reconcile_all()
+    first, second = _supervisor("a:1"), _supervisor("b:2")
+    first.claim()
+    [deployment] = _live(served)
+    ServingDeployment.objects.filter(pk=deployment.pk).update(lease_expires_at=timezone.now() + timedelta(seconds=1))
+    first.renew_leases()
+    deployment.refresh_from_db()
+    assert deployment.lease_expires_at > timezone.now() + timedelta(seconds=5)
+    second.claim()
+    assert second.running == {}
+
+    # A lease that lapsed for a moment (a slow tick) while nobody took the deployment is simply renewed.
+    ServingDeployment.objects.filter(pk=deployment.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    first.renew_leases()
+    assert list(first.running) == [deployment.pk]
+    deployment.refresh_from_db()
+    assert deployment.lease_expires_at > timezone.now()
+
+    # The first stalls past its lease; the second takes the deployment; the first, on waking, stops its pool.
+    ServingDeployment.objects.filter(pk=deployment.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    second.claim()
+    assert list(second.running) == [deployment.pk]
+    pool = first.running[deployment.pk].pool
+    first.renew_leases()
+    assert first.running == {} and pool.killed
+    deployment.refresh_from_db()
+    assert deployment.supervisor == "b:2"
+
+
+def test_a_draining_deployment_is_seen_by_its_supervisor():
+    served = _served()
+    reconcile_all()
+    supervisor = _supervisor("a:1")
+    supervisor.claim()
+    [deployment] = _live(served)
+    ServingDeployment.objects.filter(pk=deployment.pk).update(state=State.DRAINING)
+    supervisor.renew_leases()
+    assert supervisor.running[deployment.pk].phase == "draining"
+
+
+# ---- requirements ------------------------------------------------------------------------------------------
+
+def test_requirements_mismatch_names_the_package_and_both_versions_and_missing_packages_are_notes(tmp_path):
+    sklearn = importlib.metadata.version("scikit-learn")
+    skinny = importlib.metadata.version("mlflow-skinny")
+    (tmp_path / "requirements.txt").write_text(
+        f"# written by mlflow\nmlflow=={skinny}\n-r other.txt\nscikit-learn==0.20.0\npandas>=1\n"
+        "not-a-real-package-xyz==1.0\nnumpy<1 ; python_version < '3'\n")
+    mismatches, notes = model_files.requirement_problems(tmp_path)
+    assert mismatches == [f"scikit-learn==0.20.0 is required, but scikit-learn {sklearn} is installed"]
+    assert notes == ["not-a-real-package-xyz (not-a-real-package-xyz==1.0) is not installed"]
+
+
+def test_a_model_without_requirements_has_nothing_to_check(tmp_path):
+    assert model_files.requirement_problems(tmp_path) == ([], [])
+
+
+# ---- client ------------------------------------------------------------------------------------------------
+
+def test_a_deployment_that_does_not_run_answers_503_json():
+    served = _served()
+    reconcile_all()
+    [deployment] = _live(served)
+    result = client.invoke(deployment, b"{}", "application/json", timeout=1)
+    assert result.status == 503 and json.loads(result.body)["error_code"] == "TEMPORARILY_UNAVAILABLE"
+
+
+def test_a_pool_whose_address_refuses_answers_503_json():
+    served = _served()
+    reconcile_all()
+    [deployment] = _live(served)
+    deployment.state, deployment.address = State.READY, "http://127.0.0.1:9"  # nothing listens on port 9
+    result = client.invoke(deployment, b"{}", "application/json", timeout=2)
+    assert result.status == 503 and result.content_type == "application/json"
+
+
+def test_recent_logs_are_the_tail_of_the_deployments_log(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    served = _served()
+    reconcile_all()
+    [deployment] = _live(served)
+    assert client.recent_logs(deployment) == ""
+    path = model_files.log_path(deployment.pk)
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(f"line {n}\n" for n in range(500)))
+    assert client.recent_logs(deployment, lines=3) == "line 497\nline 498\nline 499"
