@@ -31,6 +31,7 @@ MODEL_TABS = (
     Tab("Details", "explorer:model_details"),
     Tab("Permissions", "explorer:model_permissions"),
     Tab("Lineage", "explorer:model_lineage"),
+    Tab("Serving", "explorer:model_serving"),
     Tab("History", "explorer:model_history"),
 )
 VERSION_TABS = (

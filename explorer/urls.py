@@ -5,7 +5,7 @@ from explorer import tracking_urls
 from explorer.health import healthz
 from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
                             version)
-from explorer.views import compare
+from explorer.views import compare, serving
 from explorer.views import create
 
 
@@ -31,6 +31,14 @@ ui_patterns = [
     path("models/<str:name>/permissions/", model.model_permissions, name="model_permissions"),
     path("models/<str:name>/lineage/", model.model_lineage, name="model_lineage"),
     path("models/<str:name>/history/", model.model_history, name="model_history"),
+    path("models/<str:name>/serving/", serving.model_serving, name="model_serving"),
+    path("models/<str:name>/serving/status/", serving.model_serving_status, name="model_serving_status"),
+    path("models/<str:name>/serving/enable/", serving.model_serving_enable, name="model_serving_enable"),
+    path("models/<str:name>/serving/stop/", serving.model_serving_stop, name="model_serving_stop"),
+    path("models/<str:name>/serving/settings/", serving.model_serving_settings, name="model_serving_settings"),
+    path("models/<str:name>/serving/request/", serving.model_serving_request, name="model_serving_request"),
+    path("models/<str:name>/serving/versions/<int:version>/", serving.model_serving_version,
+         name="model_serving_version"),
     path("models/<str:name>/compare/", compare.model_compare, name="model_compare"),
     path("models/<str:name>/aliases/", dialogs.alias_dialog, name="aliases"),
     path("models/<str:name>/tags/", dialogs.model_tags_dialog, name="model_tags"),

@@ -1,0 +1,197 @@
+"""What the model page's Serving tab reads beyond the serving status: the references a request may be sent to,
+a version's logged input example, its deployment's logs and events, and a scoring request sent on behalf of the
+signed-in user through the same resolution and checks as `POST /model/<name>/<ref>/invocations`."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from registry import storage
+from registry.errors import InvalidParameter, NotFound, RegistryError
+from registry.models import ModelVersion, RegisteredModel, ServedModel, ServingDeployment, ServingEvent
+from registry.serving import client, protocol
+from registry.serving.selectors import NotReady, invocation_target, signature_columns, version_for_reference
+from registry.sources import artifact_path_of
+
+# MLflow writes the example beside MLmodel; the serving one is already a scoring request (`dataframe_split`, ...).
+SERVING_EXAMPLE_FILE = "serving_input_example.json"
+INPUT_EXAMPLE_FILE = "input_example.json"
+EXAMPLE_READ_LIMIT = 1024 * 1024  # a textarea is no place for more
+# The UI waits less than an API caller would: a person is watching the page.
+UI_INVOCATION_TIMEOUT_SECONDS = 30.0
+EVENTS_SHOWN = 50
+LOG_LINES = 200
+
+
+@dataclass(frozen=True)
+class Choice:
+    reference: str  # what the URI names: a version number, a stage or an alias
+    label: str
+    uri: str
+
+
+def reference_of(uri: str) -> str:
+    """The `<version|stage|alias>` segment of `/model/<name>/<reference>/invocations` (quoted with safe='')."""
+    return unquote(uri.rstrip("/").split("/")[-2])
+
+
+def request_choices(status: dict) -> list[Choice]:
+    """Every invocation URI of every served version, as choices for the request box (a version first, then the
+    stages and aliases that reach it)."""
+    choices = []
+    for entry in status.get("versions", []):
+        for uri in entry["uris"]:
+            reference = reference_of(uri)
+            if reference == entry["version"]:
+                label = f"Version {reference}"
+            else:
+                label = f"{reference} (version {entry['version']} now)"
+            choices.append(Choice(reference, label, uri))
+    return choices
+
+
+def _wrap_plain_example(example) -> dict:
+    """An older `input_example.json` (no serving example beside it) in MLflow 2's scoring format."""
+    if isinstance(example, dict) and {"columns", "data"} <= example.keys():
+        return {"dataframe_split": example}
+    if isinstance(example, list) and example and all(isinstance(row, dict) for row in example):
+        return {"dataframe_records": example}
+    if isinstance(example, dict) and any(key in example for key in protocol.MLFLOW2_KEYS):
+        return example
+    return {"inputs": example}
+
+
+def _read_json(path: str):
+    with storage.open_read(path) as stream:
+        data = stream.read(EXAMPLE_READ_LIMIT + 1)
+    if len(data) > EXAMPLE_READ_LIMIT:
+        raise InvalidParameter(f"The logged input example is larger than {EXAMPLE_READ_LIMIT // 1024} KB; "
+                               "it is too large to load here.")
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise InvalidParameter("The logged input example is not valid JSON.") from None
+
+
+def input_example(version: ModelVersion) -> str:
+    """The version's logged input example as a scoring request (pretty JSON). The caller has already loaded the
+    version through a visibility-aware selector: its files are readable by whoever may see it.
+    InvalidParameter says why there is none."""
+    try:
+        root = artifact_path_of(version.storage_location or "")
+    except InvalidParameter:
+        raise InvalidParameter(f"Version {version.version} has no files in the registry's storage.") from None
+    serving_path, plain_path = f"{root}/{SERVING_EXAMPLE_FILE}", f"{root}/{INPUT_EXAMPLE_FILE}"
+    if storage.is_file(serving_path):
+        example = _read_json(serving_path)
+    elif storage.is_file(plain_path):
+        example = _wrap_plain_example(_read_json(plain_path))
+    else:
+        raise InvalidParameter(f"Version {version.version} was logged without an input example "
+                               "(log the model with input_example=... to have one here).")
+    return json.dumps(example, indent=2)
+
+
+def example_for_reference(*, model: RegisteredModel, reference: str) -> tuple[ModelVersion, str]:
+    version = version_for_reference(model=model, reference=reference)
+    return version, input_example(version)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str  # pretty JSON when the answer is JSON
+    elapsed_ms: float | None
+    version: int | None  # the version that answered (a stage or alias may have moved)
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+
+def _pretty(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+def _consumer_error(body: bytes, status: int) -> str:
+    """A model process's error as the REST endpoint answers it: its code and message, not MLflow's stack trace
+    (the caller is a consumer of the model, not its author)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        parsed = {"error_code": parsed.get("error_code") or "BAD_REQUEST", "message": parsed["message"]}
+        return json.dumps(parsed, indent=2)
+    return _pretty(body) or f"The model answered HTTP {status}."
+
+
+def _error_answer(exc: RegistryError, status: int) -> Answer:
+    return Answer(status, json.dumps({"error_code": exc.error_code, "message": exc.message}, indent=2), None, None)
+
+
+def send_request(*, actor, name: str, reference: str, payload: str) -> Answer:
+    """Score `payload` (JSON text) with what `POST /model/<name>/<reference>/invocations` reaches for `actor`:
+    the reference resolved now, EXECUTE required (NotFound otherwise), the protocol's checks, then one process
+    of the version's pool. Refusals are answers too: the page shows them as the API would."""
+    target = invocation_target(actor=actor, name=name, reference=reference)  # NotFound / NotReady raise
+    body = payload.encode("utf-8")
+    if len(body) > protocol.MAX_PAYLOAD_BYTES:
+        raise protocol.PayloadTooLarge("The payload is larger than the limit of "
+                                       f"{protocol.MAX_PAYLOAD_BYTES // (1024 * 1024)} MB.")
+    protocol.check_json_payload(body, signature_columns(target.version))
+    result = client.invoke(target.deployment, body, protocol.CONTENT_TYPE_JSON, timeout=UI_INVOCATION_TIMEOUT_SECONDS)
+    text = _pretty(result.body) if result.status < 400 else _consumer_error(result.body, result.status)
+    return Answer(result.status, text, result.elapsed_ms, target.version.version)
+
+
+def send_request_answer(*, actor, name: str, reference: str, payload: str) -> Answer:
+    """`send_request`, with every refusal (unknown reference, not served, not ready, bad payload) as an answer in
+    the API's shape. The view has loaded the model for `actor` first, so a model it may not see is already a 404
+    page and a NotFound here is about the reference."""
+    try:
+        return send_request(actor=actor, name=name, reference=reference, payload=payload)
+    except protocol.ProtocolError as exc:
+        return _error_answer(exc, exc.status)
+    except NotReady as exc:
+        return _error_answer(exc, 503)
+    except NotFound as exc:
+        return _error_answer(exc, 404)
+
+
+# Deployments, logs and events ----------------------------------------------------------------------------------
+
+def latest_deployment(served: ServedModel | None, number: int) -> ServingDeployment | None:
+    """The newest deployment of version `number` of the served model (whatever its state)."""
+    if served is None:
+        return None
+    return (ServingDeployment.objects.filter(served_model=served, version__version=number)
+            .order_by("-generation", "-id").first())
+
+
+def model_events(served: ServedModel | None, limit: int = EVENTS_SHOWN) -> list[ServingEvent]:
+    if served is None:
+        return []
+    return list(ServingEvent.objects.filter(served_model=served).order_by("-created_at", "-id")[:limit])
+
+
+def version_events(served: ServedModel | None, number: int, limit: int = EVENTS_SHOWN) -> list[ServingEvent]:
+    if served is None:
+        return []
+    return list(ServingEvent.objects.filter(served_model=served, version_number=number)
+                .order_by("-created_at", "-id")[:limit])
+
+
+def version_logs(deployment: ServingDeployment | None, lines: int = LOG_LINES) -> str:
+    """The pool's recent output; empty when it never ran (or ran on another machine's supervisor)."""
+    if deployment is None:
+        return ""
+    try:
+        return client.recent_logs(deployment, lines=lines)
+    except (OSError, NotFound):
+        return ""
