@@ -1,13 +1,15 @@
 """Batched loading of lineage nodes by type: one query per node type per call, whatever the number of ids, so a
 graph costs a few queries per level rather than a few per node. Each node carries its visibility scope: the
-experiment or registered model whose READ rule decides whether the actor may see it."""
+experiment or registered model whose READ rule decides whether the actor may see it. The start node is loaded
+with its visibility in the same query (`load_root`)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
+from registry import permissions
 from registry.lineage.capture import classify
 from registry.lineage.graph import Node
 from registry.models import Dataset, Experiment, LoggedModel, ModelAlias, ModelVersion, RegisteredModel, Run
@@ -78,14 +80,19 @@ def table_entry(name: str, experiments: set) -> Loaded:
     return Loaded(Node("table", name, name, False, {}), Scope(experiments=set(experiments)))
 
 
+_ENTRIES = {"run": run_entry, "experiment": experiment_entry, "logged_model": logged_model_entry,
+            "model_version": version_entry, "alias": alias_entry, "dataset": dataset_entry}
+
+
 def ghost(type_: str, ident: str, scope: Scope, name: str = "") -> Loaded:
     """An object that a live row still references but that no longer exists: shown as deleted, never dropped."""
     return Loaded(Node(type_, ident, name, True, {}), scope)
 
 
-def datasets_of_tables(names) -> dict[str, list[Dataset]]:
+def datasets_of_tables(names, rows=None) -> dict[str, list[Dataset]]:
     """The dataset rows that designate each table. The LIKE on the last name part narrows the scan to one query;
-    the exact match is decided by parsing the source (names may be quoted or cased differently)."""
+    the exact match is decided by parsing the source (names may be quoted or cased differently). `rows` may
+    adjust that query (e.g. annotate it)."""
     names = set(names)
     if not names:
         return {}
@@ -93,7 +100,8 @@ def datasets_of_tables(names) -> dict[str, list[Dataset]]:
     for name in names:
         q |= Q(source__icontains=name.rsplit(".", 1)[-1])
     found: dict[str, list[Dataset]] = {name: [] for name in names}
-    for d in Dataset.objects.filter(q):
+    queryset = Dataset.objects.filter(q)
+    for d in (rows(queryset) if rows else queryset):
         ref = classify(name=d.name, source_type=d.source_type, source_text=d.source)
         if ref.kind == "table" and ref.name in found:
             found[ref.name].append(d)
@@ -136,19 +144,64 @@ def load(type_: str, ids: set[str]) -> dict[str, Loaded]:
     return out
 
 
-def resolve_root_id(type_: str, ident: str) -> str | None:
-    """Accept the readable forms of a start node too: `model_version:<name>/<n>` and `alias:<name>@<alias>`."""
-    if type_ == "model_version" and not ident.isdigit():
+def load_root(actor, type_: str, ident: str) -> Loaded | None:
+    """The start node if it exists and `actor` may see it, else None. Existence and visibility are answered by
+    one query (the row with a `visible` column), so a hidden node and a missing one take the same path and cost
+    the same. Accepts the readable forms `model_version:<name>/<n>` and `alias:<name>@<alias>` too."""
+    found = _root_rows(actor, type_, ident)
+    if found is None:
+        return None
+    if type_ == "table":
+        datasets = list(found)
+        if not any(d.visible for d in datasets):
+            return None
+        return table_entry(ident, {d.experiment_id for d in datasets})
+    row = found.first()
+    if row is None or not row.visible:
+        return None
+    return _ENTRIES[type_](row)
+
+
+def _readable(actor, cls, column: str):
+    """Whether `actor` may see the row's securable (`column` holds its key), as a boolean column."""
+    return Exists(permissions.restrict(actor, cls.objects.filter(pk=OuterRef(column))))
+
+
+def _root_rows(actor, type_: str, ident: str):
+    def by_experiment():
+        return {"visible": _readable(actor, Experiment, "experiment_id")}
+
+    def by_model():
+        return {"visible": _readable(actor, RegisteredModel, "model_id")}
+
+    if type_ == "run":
+        return Run.objects.filter(run_id=ident).annotate(**by_experiment())
+    if type_ == "experiment":
+        return Experiment.objects.filter(pk__in=_int_ids([ident])).annotate(visible=_readable(actor, Experiment, "pk"))
+    if type_ == "logged_model":
+        return LoggedModel.objects.filter(model_id=ident).select_related("source_run").annotate(**by_experiment())
+    if type_ == "dataset":
+        return Dataset.objects.filter(pk__in=_int_ids([ident])).annotate(**by_experiment())
+    if type_ == "table":
+        return datasets_of_tables([ident], rows=lambda qs: qs.annotate(**by_experiment()))[ident]
+    if type_ == "model_version":
+        rows = ModelVersion.objects.select_related("model__schema__catalog").annotate(**by_model())
+        if ident.isdigit():
+            return rows.filter(pk__in=_int_ids([ident]))
         name, sep, number = ident.rpartition("/")
         if not sep or not number.isdigit() or len(number) > 9:
             return None
-        mv = ModelVersion.objects.filter(model__in=_models_named(name), version=int(number)).first()
-        return str(mv.pk) if mv else None
-    if type_ == "alias" and not ident.isdigit():
-        name, sep, alias = ident.rpartition("@")
-        found = alias_lookup(_models_named(name), alias).first() if sep else None
-        return str(found.pk) if found else None
-    return ident
+        return rows.filter(model__in=_models_named(name), version=int(number))
+    if type_ == "alias":
+        if ident.isdigit():
+            rows = ModelAlias.objects.filter(pk__in=_int_ids([ident]))
+        else:
+            name, sep, alias = ident.rpartition("@")
+            if not sep:
+                return None
+            rows = alias_lookup(_models_named(name), alias)
+        return rows.select_related("model__schema__catalog", "version__model__schema__catalog").annotate(**by_model())
+    return None
 
 
 def _models_named(name: str):

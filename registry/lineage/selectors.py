@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Exists, OuterRef
+
 from registry import permissions
 from registry.errors import InvalidParameter, NotFound
 from registry.lineage.capture import NodeRef, classify, input_context, parse_node
 from registry.lineage.graph import Graph
-from registry.lineage.loaders import datasets_of_tables, resolve_root_id
+from registry.lineage.loaders import datasets_of_tables, load_root
 from registry.lineage.walk import Walk
 from registry.models import Experiment, ModelVersion, Run, RunInput
 from registry.selectors import version_list_visible
@@ -46,16 +48,13 @@ def lineage_graph(*, actor, node: str | NodeRef, direction: str = "both", depth:
     ref = node if isinstance(node, NodeRef) else parse_node(node)
     direction = parse_direction(direction)
     depth = parse_depth(depth)
-    ident = resolve_root_id(ref.type, ref.id)
-    if ident is None:
+    # Existence and visibility in one lookup: a hidden start node and a missing one are refused alike, after the
+    # same query (dangling ids are shown as deleted when met through an edge, but a start node is simply missing).
+    entry = load_root(actor, ref.type, ref.id)
+    if entry is None:
         raise NotFound(node_not_found_message(ref.key))
     walk = Walk(actor)
-    root = f"{ref.type}:{ident}"
-    walk.materialise({root})
-    entry = walk.entries[root]
-    # Dangling ids are shown as deleted when met through an edge, but as a start node they are simply missing.
-    if not walk.visible[root] or (entry.obj is None and entry.node.deleted):
-        raise NotFound(node_not_found_message(ref.key))
+    root = walk.start(entry)
     seeds = {root}
     if ref.type == "alias":
         # An alias is a pointer: its lineage is its version's, with the alias attached.
@@ -102,10 +101,10 @@ def table_usage(*, actor, name: str) -> TableUsage:
     """What the explorer knows about a table, from the inputs the actor may read: the runs that used it (with
     context and table version) and the model versions registered or copied from those runs."""
     key = parse_node(f"table:{name}" if isinstance(name, str) else None).id
-    datasets = datasets_of_tables([key])[key]
-    readable = set(permissions.restrict(actor, Experiment.objects.filter(
-        pk__in={d.experiment_id for d in datasets})).values_list("pk", flat=True))
-    datasets = {d.pk: d for d in datasets if d.experiment_id in readable}
+    # Readability in the same query as the datasets: an unreadable table and a missing one cost the same.
+    readable = {"readable": Exists(permissions.restrict(actor, Experiment.objects.filter(pk=OuterRef("experiment_id"))))}
+    datasets = datasets_of_tables([key], rows=lambda qs: qs.annotate(**readable))[key]
+    datasets = {d.pk: d for d in datasets if d.readable}
     if not datasets:
         raise NotFound(f"Table '{name[:200]}' not found.")
     usage = TableUsage(name=key)

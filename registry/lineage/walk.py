@@ -48,6 +48,12 @@ class Walk:
 
     # ---- nodes ------------------------------------------------------------------------------------------
 
+    def start(self, entry: Loaded) -> str:
+        """The start node, already loaded and known to be visible (`loaders.load_root`)."""
+        key = self.put(entry)
+        self.visible[key] = True
+        return key
+
     def materialise(self, keys) -> None:
         """Load every key not loaded yet (one query per type); an id nothing answers to becomes a deleted node."""
         by_type: dict[str, set[str]] = defaultdict(set)

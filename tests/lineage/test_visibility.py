@@ -82,3 +82,79 @@ def test_admin_sees_everything(world, admin):
     g = lineage_graph(actor=admin, node=f"model_version:{world.copy.pk}", direction="upstream", depth=5)
     assert not any(n.restricted for n in g.nodes.values())
     assert "table:prod.ml_team.iris" in g.nodes
+
+
+# ---- hidden and missing start nodes take the same path (issue 11) ---------------------------------------------
+
+def _start_queries(actor, node: str) -> list[str]:
+    """The SQL a start node costs until it is refused, with literal values blanked."""
+    import re
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(NotFound) as refused:
+        lineage_graph(actor=actor, node=node, direction="both", depth=1)
+    assert refused.value.message == f"Lineage node '{node}' not found."
+    return [re.sub(r"'[^']*'|\b\d+\b", "?", q["sql"]) for q in ctx.captured_queries]
+
+
+def _hidden_and_missing(world):
+    return [
+        (f"model_version:{world.v1.pk}", "model_version:987654"),
+        ("model_version:prod.ml_team.iris_model/1", "model_version:prod.ml_team.nothing_here/1"),
+        (f"alias:{world.alias.pk}", "alias:987654"),
+        ("alias:prod.ml_team.iris_model@Champion", "alias:prod.ml_team.iris_model@Nobody"),
+        (f"run:{world.run.run_id}", "run:" + "f" * 32),
+        (f"experiment:{world.experiment.pk}", "experiment:987654"),
+        ("logged_model:m-iris1", "logged_model:m-nothere"),
+        (f"dataset:{world.csv.pk}", "dataset:987654"),
+        ("table:prod.ml_team.iris", "table:prod.ml_team.no_such_table"),
+    ]
+
+
+def test_hidden_and_missing_start_nodes_run_the_same_queries(world, outsider):
+    for hidden, missing in _hidden_and_missing(world):
+        hidden_sql, missing_sql = _start_queries(outsider, hidden), _start_queries(outsider, missing)
+        assert len(hidden_sql) == len(missing_sql) == 1, (hidden, hidden_sql, missing_sql)
+        assert hidden_sql == missing_sql, hidden
+
+
+def test_hidden_and_missing_cost_the_same_over_the_api(world, outsider, api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(outsider)
+    client.get("/api/2.1/lineage", {"node": "run:" + "e" * 32})  # token and session lookups warmed up
+    counts = {}
+    for node in (f"model_version:{world.v1.pk}", "model_version:987654", "table:prod.ml_team.iris",
+                 "table:prod.ml_team.no_such_table"):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/api/2.1/lineage", {"node": node})
+        assert response.status_code == 404 and response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        counts[node] = (len(ctx.captured_queries), response.json()["message"].replace(node, "<node>"))
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_a_visible_start_node_is_loaded_once(world, owner):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        g = lineage_graph(actor=owner, node="model_version:prod.ml_team.iris_model/1", direction="upstream", depth=1)
+    assert g.root == f"model_version:{world.v1.pk}"
+    version_loads = [q for q in ctx.captured_queries if 'FROM "registry_modelversion"' in q["sql"]
+                     and "WHERE" in q["sql"] and '"registry_modelversion"."id" IN' in q["sql"]]
+    assert version_loads == []  # the root came with its visibility in one lookup, not loaded again by pk
+
+
+def test_an_unreadable_table_page_costs_what_a_missing_one_does(world, outsider):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for name in ("prod.ml_team.iris", "prod.ml_team.no_such_table"):
+        with CaptureQueriesContext(connection) as ctx, pytest.raises(NotFound):
+            table_usage(actor=outsider, name=name)
+        counts.append(len(ctx.captured_queries))
+    assert counts == [1, 1]

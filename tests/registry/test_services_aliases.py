@@ -183,8 +183,8 @@ def test_the_case_rule_through_the_mlflow_and_unity_catalog_apis(api, iris4, leg
 
 @pytest.mark.django_db
 def test_lineage_starts_from_an_alias_by_any_case_on_a_three_level_model(iris, owner):
-    from registry.lineage.loaders import resolve_root_id
+    from registry.lineage.loaders import load_root
 
     found = alias_set(actor=owner, name=iris, alias="Champion", version=1)
-    assert resolve_root_id("alias", f"{iris}@champion") == str(found.pk)
-    assert resolve_root_id("alias", f"{iris}@Champion") == str(found.pk)
+    assert load_root(owner, "alias", f"{iris}@champion").obj.pk == found.pk
+    assert load_root(owner, "alias", f"{iris}@Champion").obj.pk == found.pk
