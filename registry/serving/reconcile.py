@@ -156,7 +156,8 @@ def _locked(model: type[models.Model], pk: int):
     no row locks: a no-op UPDATE takes its database write lock instead (and waits for the other writer)."""
     if connection.features.has_select_for_update:
         return model.objects.select_for_update().filter(pk=pk).first()
-    if not model.objects.filter(pk=pk).update(pk=F("pk")):
+    key = model._meta.pk.attname
+    if not model.objects.filter(pk=pk).update(**{key: F(key)}):
         return None
     return model.objects.filter(pk=pk).first()
 

@@ -28,6 +28,7 @@ from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
+from registry.errors import RegistryError
 from registry.models import ServedModel, ServingDeployment, ServingEvent
 from registry.serving import model_files
 from registry.serving.pool import ModelPool, check_pools, describe_exit
@@ -105,7 +106,12 @@ class Supervisor:
             self.claim()
             self.check_health()
             for running in list(self.running.values()):
-                self.step(running)
+                try:
+                    self.step(running)
+                except DatabaseError:
+                    raise
+                except Exception:  # one pool's surprise must not stop the others
+                    log.exception("stepping deployment %s failed", running.id)
         except DatabaseError:
             log.exception("database error in the serving supervisor; retrying")
             self._fence()
@@ -193,6 +199,11 @@ class Supervisor:
             notes = model_files.check_requirements(version, model_dir)
         except model_files.DeployError as error:
             self._mark_failed(deployment.pk, version.version, str(error))
+            return
+        except (RegistryError, OSError) as error:  # the store is missing a file, the local disk is full, ...
+            log.exception("deployment %s: could not copy the version's files", deployment.pk)
+            self._mark_failed(deployment.pk, version.version,
+                              f"Version {version.version}: its files could not be copied for serving ({error}).")
             return
         with open(log_path, "a") as out:
             out.write(f"[supervisor {self.ident}] starting {deployment.workers} model process(es) of version "
@@ -299,6 +310,7 @@ class Supervisor:
     # ---- writes --------------------------------------------------------------------------------------------
 
     def _mine(self, deployment_id: int):
+        self.next_reconcile_at = 0.0  # a deployment changes state: publish the owner's status on the next tick
         return Deployment.objects.filter(pk=deployment_id, supervisor=self.ident)
 
     def _mark_ready(self, running: Running) -> None:

@@ -220,3 +220,17 @@ def test_recent_logs_are_the_tail_of_the_deployments_log(settings, tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("".join(f"line {n}\n" for n in range(500)))
     assert client.recent_logs(deployment, lines=3) == "line 497\nline 498\nline 499"
+
+
+def test_a_version_without_an_mlflow_model_fails_before_any_process_starts(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    served = _served()
+    reconcile_all()
+    supervisor = Supervisor(SupervisorSettings(), ident="a:1")
+    supervisor.claim()
+    [deployment] = ServingDeployment.objects.filter(served_model=served)
+    assert supervisor.running == {}
+    assert deployment.state == State.FAILED and "no MLmodel file" in deployment.message
+    assert deployment.lease_expires_at is None
+    [event] = ServingEvent.objects.filter(deployment=deployment)
+    assert event.kind == ServingEvent.Kind.DEPLOY_FAILED
