@@ -8,9 +8,11 @@ import hashlib
 import os
 import posixpath
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
+from stat import S_ISREG
 from typing import IO, Iterator
 from urllib.parse import unquote
 
@@ -303,6 +305,31 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
     digest = reader.sha256.hexdigest()
     artifact_manifest.record([(path, reader.bytes, stat, digest, reader.crc32.hexdigest())])
     return reader.bytes, digest
+
+
+def sweep_partial_uploads(*, older_than_seconds: float) -> int:
+    """Remove the hidden partial files of uploads that died with their process (a killed web worker never runs
+    save_stream's cleanup); returns how many. A partial counts as dead when nothing was written to it for
+    `older_than_seconds`: a live upload writes every chunk as it arrives, so its file stays fresh. Only the
+    filesystem has partial files; an object store receives each upload as one request."""
+    fs = _filesystem()
+    if fs is None:
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for directory, _, files in os.walk(fs.location):  # symlinked directories are not followed out of the root
+        for name in files:
+            if not name.startswith(PARTIAL_PREFIX):
+                continue
+            full = os.path.join(directory, name)
+            try:
+                info = os.lstat(full)
+                if S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+                    os.unlink(full)
+                    removed += 1
+            except FileNotFoundError:
+                continue  # renamed into place or removed meanwhile
+    return removed
 
 
 def _discard(storage: Storage, name: str) -> None:

@@ -1,7 +1,13 @@
-"""Celery entry points: thin, idempotent, retry-safe. They take a job id and call the job runner."""
-from celery import shared_task
+"""Celery entry points: thin, idempotent, retry-safe. They take a job id and call the job runner, or run a
+periodic sweep."""
+import logging
 
-from registry import jobs
+from celery import shared_task
+from django.conf import settings
+
+from registry import jobs, storage
+
+log = logging.getLogger(__name__)
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-job leaves the message to be delivered again (Redis:
@@ -21,3 +27,11 @@ def run_job(self, job_id: int) -> str:
 @shared_task
 def requeue_stale_jobs() -> int:
     return jobs.requeue_stale()
+
+
+@shared_task
+def sweep_partial_uploads() -> int:
+    removed = storage.sweep_partial_uploads(older_than_seconds=settings.ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS)
+    if removed:
+        log.info("Removed %d partial upload file(s) left by uploads that never finished.", removed)
+    return removed
