@@ -58,7 +58,8 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
                 .prefetch_related("tags").order_by("-version"))
     page = paginate(request, versions, size=VERSIONS_PER_PAGE)
     aliases = selectors.aliases_by_version(model)
-    rows = [(mv, aliases.get(mv.version, [])) for mv in attach_provenance(actor=request.user, versions=page.object_list)]
+    listed = attach_provenance(actor=request.user, versions=page.object_list)  # sources as this user may see them
+    rows = [(mv, aliases.get(mv.version, [])) for mv in listed]
     alias_count = sum(len(v) for v in aliases.values())
     context = model_context(request, model, "explorer:model")
     context.update({

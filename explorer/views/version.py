@@ -64,7 +64,8 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     # The source run links to its page, and `runs:/<id>/<path>` sources also to the files.
     source_run = ts.run_list_visible(actor=request.user).filter(run_id=shown.run_id).first() if shown.run_id else None
     run_prefix = f"runs:/{shown.run_id}/"
-    source_path = shown.source[len(run_prefix):].strip("/") if source_run and shown.source.startswith(run_prefix) else ""
+    source_path = shown.source[len(run_prefix):].strip("/") if source_run and shown.source.startswith(run_prefix) \
+        else ""
     context.update({
         "shown": shown, "source_run": source_run, "source_path": source_path,
         "inputs": signature_fields(mv.signature, "inputs"), "outputs": signature_fields(mv.signature, "outputs"),

@@ -102,8 +102,8 @@ def table_usage(*, actor, name: str) -> TableUsage:
     context and table version) and the model versions registered or copied from those runs."""
     key = parse_node(f"table:{name}" if isinstance(name, str) else None).id
     # Readability in the same query as the datasets: an unreadable table and a missing one cost the same.
-    readable = {"readable": Exists(permissions.restrict(actor, Experiment.objects.filter(pk=OuterRef("experiment_id"))))}
-    datasets = datasets_of_tables([key], rows=lambda qs: qs.annotate(**readable))[key]
+    readable = Exists(permissions.restrict(actor, Experiment.objects.filter(pk=OuterRef("experiment_id"))))
+    datasets = datasets_of_tables([key], rows=lambda qs: qs.annotate(readable=readable))[key]
     datasets = {d.pk: d for d in datasets if d.readable}
     if not datasets:
         raise NotFound(f"Table '{name[:200]}' not found.")

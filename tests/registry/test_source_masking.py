@@ -189,3 +189,143 @@ def test_the_masked_source_sent_back_is_a_clean_400(promoted, owner, api):
                                {"name": COPY, "source": "models:/<restricted>"}, format="json")
     assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert json.loads(response.content)["message"]
+
+
+# ---- names in a shared namespace --------------------------------------------------------------------------
+# Experiment names and workspace-registry model names are unique across the deployment, so creating (or renaming
+# to) a name someone else holds must be refused even when the caller may not see the holder: that a hidden object
+# has the name is the one thing such an answer reveals. It says nothing else, and reads exactly as for a name the
+# caller may see.
+
+def _refusal(response, name: str) -> tuple:
+    body = response.json()
+    return response.status_code, sorted(body), body["error_code"], body["message"].replace(name, "<name>")
+
+
+def _assert_same_refusal(hidden_response, hidden_name, visible_response, visible_name, *details) -> None:
+    assert hidden_response.status_code == 400, hidden_response.content
+    assert hidden_response.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    assert _refusal(hidden_response, hidden_name) == _refusal(visible_response, visible_name)
+    for detail in details:
+        assert str(detail) not in hidden_response.content.decode(), detail
+
+
+def test_already_exists_for_a_hidden_experiment_says_nothing_more(owner, reader, api):
+    from registry.models import Experiment
+
+    mlflow = "/api/2.0/mlflow/experiments"
+    hidden = api(owner).post(f"{mlflow}/create", {"name": "Secret Exp"}, format="json").json()["experiment_id"]
+    secret = Experiment.objects.get(pk=hidden)
+    mine = api(reader).post(f"{mlflow}/create", {"name": "mine"}, format="json").json()["experiment_id"]
+    other = api(reader).post(f"{mlflow}/create", {"name": "other"}, format="json").json()["experiment_id"]
+    details = ("owner", "experiment_id", secret.creation_time, f'"{hidden}"', f"={hidden}")
+    _assert_same_refusal(api(reader).post(f"{mlflow}/create", {"name": "Secret Exp"}, format="json"), "Secret Exp",
+                         api(reader).post(f"{mlflow}/create", {"name": "mine"}, format="json"), "mine", *details)
+    _assert_same_refusal(
+        api(reader).post(f"{mlflow}/update", {"experiment_id": other, "new_name": "Secret Exp"}, format="json"),
+        "Secret Exp",
+        api(reader).post(f"{mlflow}/update", {"experiment_id": other, "new_name": "mine"}, format="json"), "mine",
+        *details)
+    assert mine != hidden
+
+
+def test_already_exists_for_a_hidden_workspace_model_says_nothing_more(owner, reader, api):
+    from registry.models import RegisteredModel
+
+    registry = "/api/2.0/mlflow/registered-models"
+    assert api(owner).post(f"{registry}/create", {"name": "AliceWs"}, format="json").status_code == 200
+    secret = RegisteredModel.objects.get(name="AliceWs")
+    for name in ("MineWs", "OtherWs"):
+        assert api(reader).post(f"{registry}/create", {"name": name}, format="json").status_code == 200
+    details = ("owner", str(secret.uid), secret.uid.hex, str(int(secret.created_at.timestamp() * 1000)))
+    _assert_same_refusal(api(reader).post(f"{registry}/create", {"name": "AliceWs"}, format="json"), "AliceWs",
+                         api(reader).post(f"{registry}/create", {"name": "MineWs"}, format="json"), "MineWs", *details)
+    _assert_same_refusal(
+        api(reader).post(f"{registry}/rename", {"name": "OtherWs", "new_name": "AliceWs"}, format="json"), "AliceWs",
+        api(reader).post(f"{registry}/rename", {"name": "OtherWs", "new_name": "MineWs"}, format="json"), "MineWs",
+        *details)
+
+
+def test_already_exists_for_a_hidden_three_level_model_says_nothing_more(admin, owner, reader, governed, api):
+    grant_add(actor=admin, securable=governed, principal=reader, privilege="CREATE MODEL")
+    make_model(owner, "prod.ml_team.secret")  # the reader has no EXECUTE on it
+    make_model(reader, "prod.ml_team.mine")
+    uc = "/api/2.1/unity-catalog/models"
+
+    def create(name):
+        return api(reader).post(uc, {"catalog_name": "prod", "schema_name": "ml_team", "name": name}, format="json")
+
+    hidden, visible = create("secret"), create("mine")
+    assert hidden.status_code == visible.status_code and hidden.status_code >= 400
+    assert _refusal(hidden, "prod.ml_team.secret") == _refusal(visible, "prod.ml_team.mine")
+    assert "owner" not in hidden.content.decode()
+
+
+# ---- the unmodified mlflow client keeps working for a reader who sees a masked source ---------------------
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_mlflow_client_loads_and_copies_a_version_whose_source_it_may_not_see(live_server, celery_worker,
+                                                                              monkeypatch, tmp_path):
+    import mlflow
+    from django.contrib.auth import get_user_model
+    from mlflow import MlflowClient
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from registry.models import Experiment
+    from registry.services.tokens import token_create
+    from tests.conftest import wait_for
+
+    Experiment.ensure_default()
+    User = get_user_model()
+    admin = User.objects.create_superuser("root", "root@example.com", "pw-root")
+    alice, bob = (User.objects.create_user(n, f"{n}@example.com", f"pw-{n}") for n in ("alice", "bob"))
+    for name in ("prod", "staging"):
+        catalog = catalog_create(actor=admin, name=name)
+        schema = schema_create(actor=admin, catalog_name=name, name="ml_team")
+        for privilege, securable in (("USE CATALOG", catalog), ("USE SCHEMA", schema), ("CREATE MODEL", schema)):
+            grant_add(actor=admin, securable=securable, principal=alice, privilege=privilege)
+            if name == "prod":
+                grant_add(actor=admin, securable=securable, principal=bob, privilege=privilege)
+    tokens = {user.username: token_create(actor=user, user=user, name="e2e")[1] for user in (alice, bob)}
+    for key, value in (("MLFLOW_TRACKING_URI", live_server.url), ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+                       ("MLFLOW_HTTP_REQUEST_TIMEOUT", "60"), ("MLFLOW_TRACKING_TOKEN", tokens["alice"])):
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    mlflow.set_tracking_uri(live_server.url)
+    mlflow.set_registry_uri(live_server.url)
+    client = MlflowClient()
+
+    def ready(name, version):
+        return wait_for(lambda: client.get_model_version(name, version).status == "READY", timeout=90,
+                        message=f"{name} v{version} READY")
+
+    # Alice trains in her own (private) experiment, registers in staging and promotes to prod.
+    data = load_iris(as_frame=True)
+    model = LogisticRegression(max_iter=300).fit(data.data, data.target)
+    mlflow.set_experiment("alice-private")
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(model, name="model", input_example=data.data.iloc[:3],
+                                 registered_model_name=SOURCE)
+    ready(SOURCE, "1")
+    client.copy_model_version(f"models:/{SOURCE}/1", COPY)
+    ready(COPY, "1")
+    grant_add(actor=admin, securable=ModelVersion.objects.get(model__schema__catalog__name="prod").model,
+              principal=bob, privilege="EXECUTE")
+
+    # Bob may load prod.ml_team.iris, not staging nor Alice's experiment.
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", tokens["bob"])
+    seen = client.get_model_version(COPY, "1")
+    assert seen.source == "models:/<restricted>" and not seen.run_id and not seen.run_link
+    assert "staging" not in str(client.get_registered_model(COPY).latest_versions)
+    predictions = mlflow.pyfunc.load_model(f"models:/{COPY}/1").predict(data.data.iloc[:5])
+    assert len(predictions) == 5
+    # copy_model_version builds the new source from the copied version's name, not from its (masked) source.
+    copied = client.copy_model_version(f"models:/{COPY}/1", "prod.ml_team.bobs_iris")
+    ready("prod.ml_team.bobs_iris", copied.version)
+    mine = client.get_model_version("prod.ml_team.bobs_iris", copied.version)
+    assert mine.source == f"models:/{COPY}/1"
+    assert ModelVersion.objects.get(model__name="bobs_iris").run_id == run.info.run_id  # kept by the server
