@@ -92,8 +92,9 @@ def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, ow
     shot(page, "dialog-description-draft")
     assert RegisteredModel.objects.get(pk=model.pk).description == "Classifies **iris** flowers."
     submit_and_reload(page, "#modal button:has-text('Accept')")
-    page.wait_for_selector("section.panel:has(#desc-h) .markdown:has-text('Unity Catalog model with 3 versions')")
-    assert "Champion" in RegisteredModel.objects.get(pk=model.pk).description
+    page.wait_for_selector("section.panel:has(#desc-h) .markdown:has-text('Generated from the metadata of this model')")
+    # Issue 11: the saved text holds no facts that go stale (alias targets, version counts).
+    assert "Champion" not in RegisteredModel.objects.get(pk=model.pk).description
 
     # Version page, then delete version 1 through the confirmation.
     page.goto(f"{base}/models/{MODEL}/versions/3/")
