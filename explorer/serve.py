@@ -38,6 +38,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _exit_status(code: int) -> str:
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        return f"signal {signal.Signals(-code).name}"
+    except ValueError:
+        return f"signal {-code}"
+
+
 @dataclass
 class Child:
     name: str
@@ -73,8 +82,7 @@ class Child:
 
     def died(self) -> None:
         lived = time.monotonic() - self.started_at
-        code = self.proc.returncode
-        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        how = _exit_status(self.proc.returncode)
         self.kill_leftovers()
         self.delay = next_delay(self.delay, lived)
         self.restart_at = time.monotonic() + self.delay
@@ -104,10 +112,13 @@ def children(var_dir: str) -> list[Child]:
 
 def stop_all(procs: list[Child], deadline: float) -> None:
     for child in procs:
+        if child.proc is not None and not child.running and child.restart_at is None:
+            child.kill_leftovers()  # died just now, before the supervision loop noticed
+    # A child waiting to be restarted has had its leftovers removed already (and its old group id may be reused).
+    running = [child for child in procs if child.running]
+    for child in running:
         child.terminate()
-    for child in procs:
-        if child.proc is None:
-            continue
+    for child in running:
         try:
             child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

@@ -4,7 +4,7 @@ exactly once with every byte intact; Ctrl-C / SIGTERM of the launcher then leave
 embedded defaults (SQLite + filesystem broker) and on PostgreSQL + Redis, each with a launcher of its own.
 
 Size: every case registers the same ~300 MB source (3,000 files of 100 KiB plus the MLmodel), copied at
-ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC so that the kill lands mid-copy (~6 s per full copy)."""
+ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC (64 MiB/s, ~5 s per full copy) so that the kill lands mid-copy."""
 from __future__ import annotations
 
 import hashlib
@@ -36,7 +36,7 @@ from tests.jobs.conftest import JOBS_QUEUE, JOB_ENV, SIGNATURE_MLMODEL, logged_r
 pytestmark = pytest.mark.slow
 
 FILES, FILE_SIZE = 3000, 100 * 1024
-THROTTLE = 48 * 1024 * 1024
+THROTTLE = 64 * 1024 * 1024
 ADMIN_PASSWORD = "launcher-admin-pw"
 KILLS = ("web_master", "web_worker", "worker_main", "worker_pool", "scheduler")
 # Which attempt of the job completes: a kill in the web tier leaves the copy alone; a kill in the worker makes
@@ -215,12 +215,13 @@ class Launcher:
         wait_for(healthy, timeout=timeout, interval=0.2, message="/healthz")
 
     def call(self, method: str, path: str, **kwargs) -> dict:
-        """One API call; retried while the web server is being restarted (connection refused or reset)."""
+        """One API call; retried while the web server is being restarted (connection refused, or cut in the middle
+        of an answer by the kill)."""
         deadline = time.monotonic() + 60
         while True:
             try:
                 response = self.session.request(method, f"{self.url}{path}", timeout=30, **kwargs)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
