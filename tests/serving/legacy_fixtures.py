@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -79,42 +78,3 @@ class ScoringServer:
                 self.proc.wait()
         self.log.close()
 
-
-def install_runtime_standins() -> None:
-    """Until the runtime side (registry.serving.reconcile, registry.serving.client) is in the tree, minimal
-    versions of its two functions, for these tests only: reconciliation does nothing (the tests create the
-    deployments a supervisor would), and invoke forwards to the deployment's address."""
-    import importlib
-    import types
-    from dataclasses import dataclass
-
-    try:
-        importlib.import_module("registry.serving.reconcile")
-    except ImportError:
-        module = types.ModuleType("registry.serving.reconcile")
-        module.reconcile_all = lambda: None
-        sys.modules[module.__name__] = module
-    try:
-        importlib.import_module("registry.serving.client")
-    except ImportError:
-        @dataclass
-        class InvocationResult:
-            status: int
-            body: bytes
-            content_type: str
-            elapsed_ms: float
-
-        def invoke(deployment, body: bytes, content_type: str, *, timeout: float):
-            started = time.monotonic()
-            request = urllib.request.Request(f"{deployment.address}/invocations", data=body, method="POST",
-                                             headers={"Content-Type": content_type})
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as r:
-                    status, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
-            except urllib.error.HTTPError as e:
-                status, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
-            return InvocationResult(status, data, ctype, (time.monotonic() - started) * 1000)
-
-        module = types.ModuleType("registry.serving.client")
-        module.invoke, module.InvocationResult = invoke, InvocationResult
-        sys.modules[module.__name__] = module

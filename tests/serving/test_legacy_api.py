@@ -16,17 +16,12 @@ import numpy as np
 import pytest
 from django.db import transaction
 
-from tests.serving.legacy_fixtures import ScoringServer, install_runtime_standins, save_iris
-
-install_runtime_standins()
-
-from registry.models import AuditEvent, ModelAlias, ServedModel, ServingDeployment, ServingEvent  # noqa: E402
-from registry.serving.reconcile import reconcile_all  # noqa: E402
-from registry.services.grants import grant_add  # noqa: E402
-from registry.services.versions import model_version_mark_ready, model_version_transition_stage  # noqa: E402
-from tests.registry.factories import make_model, make_version  # noqa: E402
-
-pytestmark = pytest.mark.urls("tests.serving.legacy_urls")
+from registry.models import AuditEvent, ModelAlias, ServedModel, ServingDeployment, ServingEvent
+from registry.serving.reconcile import reconcile_all
+from registry.services.grants import grant_add
+from registry.services.versions import model_version_mark_ready, model_version_transition_stage
+from tests.registry.factories import make_model, make_version
+from tests.serving.legacy_fixtures import ScoringServer, save_iris
 
 API = "/api/2.0/explorer/serving/models"
 UC = "prod.ml_team.iris"
@@ -473,3 +468,16 @@ def test_a_workspace_alias_that_is_no_stage_name_resolves(api, models, reader, i
     serve(ws, address=iris_server.address)
     ModelAlias.objects.create(model=ws, alias="Canary", version=ws.versions.get(version=2))
     assert invoke(api(reader), WS, "Canary", split(iris_server.X.iloc[:1]))["X-Model-Version"] == "2"
+
+
+def test_three_level_aliases_match_ignoring_case(api, models, reader, iris_server):
+    uc = models[UC]
+    serve(uc, address=iris_server.address)
+    ModelAlias.objects.create(model=uc, alias="Champion", version=uc.versions.get(version=2))
+    response = invoke(api(reader), UC, "champion", split(iris_server.X.iloc[:1]))
+    assert response.status_code == 200 and response["X-Model-Version"] == "2"
+    # Workspace models match exactly, as MLflow's registry does.
+    ws = models[WS]
+    serve(ws, address=iris_server.address)
+    ModelAlias.objects.create(model=ws, alias="Champion", version=ws.versions.get(version=2))
+    assert invoke(api(reader), WS, "champion", split(iris_server.X.iloc[:1])).status_code == 404
