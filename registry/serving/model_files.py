@@ -134,3 +134,19 @@ def tail(path: Path, lines: int = 200, *, max_bytes: int = 256 * 1024) -> str:
         return ""
     text = data.decode("utf-8", errors="replace")
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+
+
+def trim_log(path: Path, *, max_bytes: int = 8 * 1024 * 1024, keep_bytes: int = 1024 * 1024) -> None:
+    """Keep a deployment's log from growing without bound: past `max_bytes`, only its last `keep_bytes` stay.
+    Called before a pool starts, while nothing writes to it."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return
+        with open(path, "r+b") as log_file:
+            log_file.seek(-keep_bytes, 2)
+            kept = log_file.read()
+            log_file.seek(0)
+            log_file.write(kept)
+            log_file.truncate()
+    except FileNotFoundError:
+        pass

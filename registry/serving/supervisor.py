@@ -205,6 +205,7 @@ class Supervisor:
             self._mark_failed(deployment.pk, version.version,
                               f"Version {version.version}: its files could not be copied for serving ({error}).")
             return
+        model_files.trim_log(log_path)
         with open(log_path, "a") as out:
             out.write(f"[supervisor {self.ident}] starting {deployment.workers} model process(es) of version "
                       f"{version.version}\n")

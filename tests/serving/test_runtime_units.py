@@ -234,3 +234,13 @@ def test_a_version_without_an_mlflow_model_fails_before_any_process_starts(setti
     assert deployment.lease_expires_at is None
     [event] = ServingEvent.objects.filter(deployment=deployment)
     assert event.kind == ServingEvent.Kind.DEPLOY_FAILED
+
+
+def test_a_long_log_is_trimmed_to_its_tail(tmp_path):
+    path = tmp_path / "process.log"
+    path.write_bytes(b"x" * 100 + b"the end\n")
+    model_files.trim_log(path, max_bytes=50, keep_bytes=8)
+    assert path.read_bytes() == b"the end\n"
+    model_files.trim_log(path, max_bytes=50, keep_bytes=8)  # short enough: untouched
+    assert path.read_bytes() == b"the end\n"
+    model_files.trim_log(tmp_path / "missing.log")
