@@ -211,11 +211,22 @@ class Supervisor:
                       f"{version.version}\n")
             for note in notes:
                 out.write(f"[supervisor] requirement not checked: {note}\n")
-        pool = ModelPool(deployment_id=deployment.pk, model_dir=model_dir, workers=deployment.workers,
-                         workdir=workdir, log_path=log_path, host=self.settings.host,
-                         request_timeout=self.settings.request_timeout_seconds,
-                         graceful_seconds=self.settings.graceful_seconds)
-        pool.start()
+        try:
+            pool = ModelPool(deployment_id=deployment.pk, model_dir=model_dir, workers=deployment.workers,
+                             workdir=workdir, log_path=log_path, host=self.settings.host,
+                             request_timeout=self.settings.request_timeout_seconds,
+                             graceful_seconds=self.settings.graceful_seconds)
+        except OSError as error:  # SERVING_HOST is not an address of this machine, no port left, ...
+            self._mark_failed(deployment.pk, version.version,
+                              f"Version {version.version}: no socket to serve it on {self.settings.host} ({error}).")
+            return
+        try:
+            pool.start()
+        except OSError as error:
+            pool.kill()
+            self._mark_failed(deployment.pk, version.version,
+                              f"Version {version.version}: its model processes could not be started ({error}).")
+            return
         self.running[deployment.pk] = Running(deployment.pk, version.version, deployment.served_model_id,
                                               deployment.workers, deployment.memory_limit_mb, pool)
         log.info("deployment %s (version %s): started %s process(es) at %s", deployment.pk, version.version,

@@ -244,3 +244,15 @@ def test_a_long_log_is_trimmed_to_its_tail(tmp_path):
     model_files.trim_log(path, max_bytes=50, keep_bytes=8)  # short enough: untouched
     assert path.read_bytes() == b"the end\n"
     model_files.trim_log(tmp_path / "missing.log")
+
+
+def test_a_pool_that_cannot_listen_fails_its_deployment_with_the_reason(settings, tmp_path, monkeypatch):
+    settings.VAR_DIR = tmp_path
+    served = _served()
+    reconcile_all()
+    monkeypatch.setattr(model_files, "materialise", lambda version: tmp_path)
+    supervisor = Supervisor(SupervisorSettings(host="192.0.2.1"), ident="a:1")  # TEST-NET: not this machine's
+    supervisor.claim()
+    [deployment] = ServingDeployment.objects.filter(served_model=served)
+    assert supervisor.running == {}
+    assert deployment.state == State.FAILED and "no socket to serve it on 192.0.2.1" in deployment.message
