@@ -31,6 +31,18 @@ class Choice:
     uri: str
 
 
+def pretty_json(value, level: int = 0) -> str:
+    """JSON indented by structure, with a list of plain values on one line: a row of a dataframe, a tensor's last
+    dimension or a list of predictions reads as one line rather than one number a line."""
+    pad, end = "  " * (level + 1), "  " * level
+    if isinstance(value, dict) and value:
+        items = [f"{pad}{json.dumps(key)}: {pretty_json(item, level + 1)}" for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return "[\n" + ",\n".join(pad + pretty_json(item, level + 1) for item in value) + "\n" + end + "]"
+    return json.dumps(value)
+
+
 def reference_of(uri: str) -> str:
     """The `<version|stage|alias>` segment of `/model/<name>/<reference>/invocations` (quoted with safe='')."""
     return unquote(uri.rstrip("/").split("/")[-2])
@@ -90,7 +102,7 @@ def input_example(version: ModelVersion) -> str:
     else:
         raise InvalidParameter(f"Version {version.version} was logged without an input example "
                                "(log the model with input_example=... to have one here).")
-    return json.dumps(example, indent=2)
+    return pretty_json(example)
 
 
 def example_for_reference(*, model: RegisteredModel, reference: str) -> tuple[ModelVersion, str]:
@@ -113,7 +125,7 @@ class Answer:
 def _pretty(body: bytes) -> str:
     text = body.decode("utf-8", errors="replace")
     try:
-        return json.dumps(json.loads(text), indent=2)
+        return pretty_json(json.loads(text))
     except ValueError:
         return text
 
@@ -127,12 +139,12 @@ def _consumer_error(body: bytes, status: int) -> str:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
         parsed = {"error_code": parsed.get("error_code") or "BAD_REQUEST", "message": parsed["message"]}
-        return json.dumps(parsed, indent=2)
+        return pretty_json(parsed)
     return _pretty(body) or f"The model answered HTTP {status}."
 
 
 def _error_answer(exc: RegistryError, status: int) -> Answer:
-    return Answer(status, json.dumps({"error_code": exc.error_code, "message": exc.message}, indent=2), None, None)
+    return Answer(status, pretty_json({"error_code": exc.error_code, "message": exc.message}), None, None)
 
 
 def send_request(*, actor, name: str, reference: str, payload: str) -> Answer:

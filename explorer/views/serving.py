@@ -20,7 +20,7 @@ from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.models import ServedModel, ServingDeployment
 from registry.models.serving import ServingState
 from registry.permissions import Action
-from registry.serving.selectors import served_model_get, serving_status
+from registry.serving.selectors import SERVED_STAGES, served_model_get, serving_status
 from registry.serving.services import serving_disable, serving_enable, serving_settings_update
 
 TAB = "explorer:model_serving"
@@ -43,10 +43,12 @@ def _polling(status: dict) -> bool:
 
 def _status_context(request: HttpRequest, model, served: ServedModel | None) -> dict:
     status = serving_status(actor=request.user, name=model.full_name)
-    uris = [{"uri": request.build_absolute_uri(choice.uri), "label": choice.label}
-            for choice in data.request_choices(status)]
+    # Each served version with the absolute URIs that reach it (by number, then stages and aliases).
+    versions = [{**entry, "uris": [{"uri": request.build_absolute_uri(uri), "reference": data.reference_of(uri)}
+                                   for uri in entry["uris"]]} for entry in status["versions"]]
     return {
-        "serving": status, "served": served, "uris": uris, "polling": _polling(status),
+        "serving": status, "served": served, "served_versions": versions, "polling": _polling(status),
+        "stages": [] if model.is_unity_catalog else [stage.value for stage in SERVED_STAGES],
         "poll_seconds": POLL_SECONDS, "model_events": data.model_events(served),
         "status_url": reverse("explorer:model_serving_status", args=[model.full_name]),
     }

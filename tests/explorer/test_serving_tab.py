@@ -136,7 +136,7 @@ def test_pending_state_is_polled_until_final(client_for, owner, iris):
     _deploy(served, 2)
     ServedModel.objects.filter(pk=served.pk).update(state=ServingState.READY)
     part = _html(client_for(owner).get(TAB + "status/"))
-    assert part.lstrip().startswith('<div id="serving-status"') and "<html" not in part
+    assert part.lstrip().startswith('<section id="serving-status"') and "<html" not in part
     assert ">Ready</span>" in part and "hx-trigger" not in part
 
 
@@ -300,7 +300,7 @@ def test_send_answers_with_what_invoke_returned(client_for, reader, iris, pool):
     payload = json.dumps(EXAMPLE)
     html = _html(_request(client_for(reader), "send", "Champion", payload, HTTP_HX_REQUEST="true"))
     assert "HTTP 200" in html and "12.3 ms" in html and "answered by version 1" in html
-    assert "&quot;predictions&quot;: [\n    0,\n    2\n  ]" in html  # pretty-printed
+    assert "{\n  &quot;predictions&quot;: [0, 2]\n}" in html  # pretty-printed, a list of values on one line
     (called, body, content_type, _timeout), = pool.calls
     assert called == deployment and body == payload.encode() and content_type == "application/json"
 
