@@ -7,6 +7,7 @@ import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 
 from explorer.forms import (
@@ -28,7 +29,9 @@ from explorer.views.version import artifact_root, get_version
 from registry import storage
 from registry.errors import RegistryError
 from registry.models import ModelAlias, ModelVersion, ModelVersionTag
+from registry.names import validate_alias
 from registry.permissions import Action
+from registry.selectors import alias_to_set
 from registry.services.aliases import alias_delete, alias_set
 from registry.services.models import registered_model_delete, registered_model_rename, registered_model_update
 from registry.services.tags import model_tag_delete, model_tag_set, version_tag_delete, version_tag_set
@@ -47,20 +50,62 @@ def _version_url(mv) -> str:
 
 # Aliases ------------------------------------------------------------------------------------------------
 
+def alias_effect(model, alias: str, number: int | None) -> tuple[str, str, ModelAlias | None]:
+    """What saving `alias` on version `number` would do, as (level, message, alias it would move): asked of the
+    alias service's own rule (selectors.alias_to_set), so the dialog never warns about one alias and saves
+    another. Levels: "" (adds or keeps), "warn" (moves it from another version), "error" (refused)."""
+    alias = (alias or "").strip()
+    try:
+        number = int(number)
+    except (TypeError, ValueError):
+        number = None
+    if not alias:
+        return "", "Letters, digits, “_” and “-”; not “latest” or “v<number>”.", None
+    try:
+        existing = alias_to_set(model, validate_alias(alias))
+    except RegistryError as exc:
+        return "error", exc.message, None
+    if existing is None:
+        return "", f"Adds the alias '{alias}'" + (f" to version {number}." if number else "."), None
+    spelled = f"'{alias}' is the alias '{existing.alias}', which" if existing.alias != alias else f"'{alias}'"
+    if existing.version.version == number:
+        return "", f"{spelled} is already on version {number}.", existing
+    return ("warn", f"{spelled} is on version {existing.version.version}; adding it here moves it from version "
+                    f"{existing.version.version} to version {number}.", existing)
+
+
+def _with_live_hint(form: AliasForm, hint_url: str) -> AliasForm:
+    """The alias field asks the server what saving would do as the user types (the version select does too)."""
+    form.fields["alias"].widget.attrs.update({
+        "aria-describedby": "alias-hint", "hx-get": hint_url, "hx-trigger": "input changed delay:200ms",
+        # Only the two fields: the form's CSRF token does not belong in a URL.
+        "hx-include": "next [name=version]", "hx-target": "#alias-hint", "hx-swap": "outerHTML"})
+    return form
+
+
+def _move_token(existing: ModelAlias, number: int) -> str:
+    """What a "Move alias" confirmation agreed to: this alias, from its version, to this one."""
+    return f"{existing.pk}:{existing.version.version}:{number}"
+
+
 @ui_view
 def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
     require(request.user, Action.MODIFY, model)
+    action_url = reverse("explorer:aliases", args=[model.full_name])
+    hint_url = f"{action_url}?hint=1"
+    if request.method == "GET" and "hint" in request.GET:
+        level, hint, _ = alias_effect(model, request.GET.get("alias", "")[:300], request.GET.get("version"))
+        return render(request, "explorer/partials/alias_hint.html", {"hint": hint, "level": level})
     current = list(ModelAlias.objects.filter(model=model).select_related("version").order_by("alias"))
-    on_version = {a.alias: a.version.version for a in current}
     versions = list(ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True)[:200])
     try:
         preset = int(request.GET.get("version", "") or (versions[0] if versions else 1))
     except ValueError:
         preset = versions[0] if versions else 1
-    form = AliasForm(initial={"version": preset})
+    form = _with_live_hint(AliasForm(initial={"version": preset}), hint_url)
     delete_form = AliasDeleteForm()
-    confirm_move = ""
+    confirm_move, move_token = "", ""
     if request.method == "POST" and request.POST.get("op") == "delete":
         delete_form = AliasDeleteForm(request.POST)
         if delete_form.is_valid():
@@ -71,13 +116,14 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 return dialog_done(request, _model_url(model))
     elif request.method == "POST":
-        form = AliasForm(request.POST)
+        form = _with_live_hint(AliasForm(request.POST), hint_url)
         if form.is_valid():
             alias, number = form.cleaned_data["alias"].strip(), form.cleaned_data["version"]
-            previous = next((v for a, v in on_version.items() if a.lower() == alias.lower()), None)
-            if previous is not None and previous != number and not request.POST.get("confirm_move"):
-                confirm_move = (f"'{alias}' is on version {previous}; adding it here moves it from version "
-                                f"{previous} to version {number}.")
+            level, message, existing = alias_effect(model, alias, number)
+            if level == "error":
+                form.add_error("alias", message)
+            elif level == "warn" and request.POST.get("confirm_move") != _move_token(existing, number):
+                confirm_move, move_token = message, _move_token(existing, number)
             else:
                 try:
                     alias_set(actor=request.user, name=model.full_name, alias=alias, version=number)
@@ -86,11 +132,13 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
                 else:
                     return dialog_done(request, _model_url(model))
     limit = settings.REGISTRY_MAX_ALIASES_PER_MODEL
+    level, hint, _ = alias_effect(model, form["alias"].value() or "", form["version"].value())
+    if confirm_move or level == "error":  # said by the confirmation or by the field's error instead
+        level, hint, _ = alias_effect(model, "", None)
     return render_dialog(request, "explorer/dialogs/aliases.html", {
         "model": model, "form": form, "delete_form": delete_form, "current": current, "versions": versions,
-        "confirm_move": confirm_move, "limit": limit, "at_limit": len(current) >= limit,
-        "on_version_json": json.dumps(on_version),
-        "action_url": reverse("explorer:aliases", args=[model.full_name]),
+        "confirm_move": confirm_move, "move_token": move_token, "limit": limit, "at_limit": len(current) >= limit,
+        "hint": hint, "level": level, "action_url": action_url, "hint_url": hint_url,
     }, title=f"Aliases of {model.full_name}")
 
 
@@ -121,6 +169,8 @@ def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, st
     return render_dialog(request, "explorer/dialogs/tags.html", {
         "target": target, "tags": tags, "form": form, "delete_form": delete_form, "limit": limit,
         "at_limit": len(tags) >= limit, "suggestions": sorted(suggestions.items()),
+        # The value field is pre-filled only from the object's own tags; siblings' values are examples.
+        "own_tags_json": json.dumps({tag.key: tag.value for tag in tags}),
         "suggestions_json": json.dumps(suggestions), "action_url": action_url,
         "max_value": settings.REGISTRY_MAX_TAG_VALUE_LENGTH,
         "back_param": "model" if (request.POST.get("back") or request.GET.get("back")) == "model" else "",
@@ -144,7 +194,8 @@ def version_tags_dialog(request: HttpRequest, name: str, version: int) -> HttpRe
     mv = get_version(request.user, name, version)
     require(request.user, Action.TAG, mv.model)
     full = mv.model.full_name
-    # Keys already used on sibling versions, with their most recent value, to keep tagging consistent.
+    # Keys already used on sibling versions, with their most recent value as an example, to keep tagging
+    # consistent (offered as key suggestions and a placeholder, never as the value typed into).
     suggestions: dict[str, str] = {}
     rows = (ModelVersionTag.objects.filter(version__model=mv.model).exclude(version=mv)
             .order_by("-version__version").values_list("key", "value")[:500])

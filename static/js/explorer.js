@@ -152,38 +152,37 @@
       area.addEventListener("input", update);
       update();
     });
-    // Alias editor: say when an alias will move from another version.
-    root.querySelectorAll("form[data-aliases]").forEach(function (form) {
-      var map = {};
-      try { map = JSON.parse(form.getAttribute("data-aliases")); } catch (e) { return; }
-      var input = form.querySelector("input[name=alias]");
-      var select = form.querySelector("select[name=version]");
-      var hint = form.querySelector("[data-alias-hint]");
-      var base = hint ? hint.textContent : "";
-      function update() {
-        var name = (input.value || "").trim();
-        var current = null;
-        Object.keys(map).forEach(function (k) { if (k.toLowerCase() === name.toLowerCase()) current = map[k]; });
-        if (current !== null && String(current) !== select.value) {
-          hint.textContent = "'" + name + "' is on version " + current + "; adding it here moves it from version " + current + ".";
-          hint.classList.add("warn");
-        } else {
-          hint.textContent = base;
-          hint.classList.remove("warn");
-        }
-      }
-      if (input && select && hint) { input.addEventListener("input", update); select.addEventListener("change", update); }
-    });
-    // Tag editor: picking a key used on a sibling version pre-fills its value.
-    root.querySelectorAll("form[data-suggestions]").forEach(function (form) {
-      var map = {};
-      try { map = JSON.parse(form.getAttribute("data-suggestions")); } catch (e) { return; }
+    // Tag editor: a key the object already has pre-fills its current value, selected, so that typing replaces
+    // it. A key used only on a sibling version shows that value as an example (a placeholder), never as text
+    // the user would type after.
+    root.querySelectorAll("form[data-own-tags]").forEach(function (form) {
+      var own = {}, siblings = {};
+      try {
+        own = JSON.parse(form.getAttribute("data-own-tags"));
+        siblings = JSON.parse(form.getAttribute("data-suggestions") || "{}");
+      } catch (e) { return; }
       var key = form.querySelector("input[name=key]");
       var value = form.querySelector("input[name=value]");
       if (!key || !value) return;
-      key.addEventListener("change", function () {
-        if (!value.value && Object.prototype.hasOwnProperty.call(map, key.value)) value.value = map[key.value];
+      var base = value.getAttribute("placeholder") || "", prefilled = null, justFocused = false;
+      function has(map, k) { return Object.prototype.hasOwnProperty.call(map, k); }
+      function update() {
+        var k = key.value.trim();
+        if (value.value === "" || value.value === prefilled) {  // never overwrite what the user typed
+          prefilled = has(own, k) ? own[k] : null;
+          value.value = prefilled === null ? "" : prefilled;
+        }
+        if (!has(own, k) && has(siblings, k)) value.setAttribute("placeholder", "e.g. " + siblings[k] + " (as on another version)");
+        else if (base) value.setAttribute("placeholder", base);
+        else value.removeAttribute("placeholder");
+      }
+      key.addEventListener("input", update);
+      key.addEventListener("change", update);
+      value.addEventListener("focus", function () {
+        if (prefilled !== null && value.value === prefilled) { value.select(); justFocused = true; }
       });
+      // A click's mouseup would put the caret at the click and undo the selection made on focus.
+      value.addEventListener("mouseup", function (event) { if (justFocused) event.preventDefault(); justFocused = false; });
     });
   }
 })();

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from registry.models import RegisteredModel
-from tests.e2e.browser import sign_in
+from registry.models import ModelAlias, RegisteredModel
+from tests.e2e.browser import sign_in, submit_and_reload
 from tests.e2e.test_browser_explorer import MODEL, _setup
 
 pytestmark = pytest.mark.slow
@@ -244,4 +244,95 @@ def test_dialogs_keep_and_return_focus_and_submit_with_enter(transactional_db, l
     assert page.url == f"{base}/models/prod.ml_team.iris_renamed/"
     assert RegisteredModel.objects.filter(name="iris_renamed").exists()
     assert prompts.take() == []
+    assert page.errors == []
+
+
+def _add_versions(owner, name: str, count: int) -> None:
+    from tests.registry.factories import make_version
+
+    for _ in range(count):
+        make_version(owner, name)
+
+
+def test_alias_dialog_treats_another_case_as_the_alias_it_names(transactional_db, live_server, browser_page, owner,
+                                                                reader, governed):
+    """Champion is on version 2. Typing `champion` for version 4 warns that it moves *Champion* (the same rule the
+    alias service applies), and Move alias leaves one alias, which loads version 4 under either spelling. On a
+    workspace model, which matches aliases exactly as MLflow does, the other spelling is refused at once."""
+    from registry.selectors import version_get_by_alias
+    from registry.services.aliases import alias_set
+    from tests.registry.factories import make_model
+
+    model = _setup(owner, reader)
+    _add_versions(owner, MODEL, 1)
+    page, base = browser_page, live_server.url
+    sign_in(page, base, "owner")
+    page.goto(f"{base}/models/{MODEL}/")
+    ready(page)
+    hint_urls = []
+    page.on("request", lambda request: hint_urls.append(request.url) if "hint=1" in request.url else None)
+    page.click("a[aria-label='Edit aliases of version 4']")
+    page.locator("#modal[open] #id_alias").fill("champion")
+    page.wait_for_selector("#modal #alias-hint[data-level=warn]:has-text(\"the alias 'Champion', which is on version 2\")")
+    page.select_option("#modal #id_version", "2")  # the version select asks too
+    page.wait_for_selector("#modal #alias-hint[data-level='']:has-text('is already on version 2')")
+    page.select_option("#modal #id_version", "4")
+    page.wait_for_selector("#modal #alias-hint[data-level=warn]:has-text('moves it from version 2 to version 4')")
+    assert hint_urls and not any("csrf" in url for url in hint_urls), hint_urls
+    page.click("#modal button.primary:has-text('Save alias')")
+    page.wait_for_selector("#modal .notice.warn[role=alert]:has-text('moves it from version 2 to version 4')")
+    submit_and_reload(page, "#modal button.primary:has-text('Move alias')")
+    assert list(model.aliases.values_list("alias", "version__version")) == [("Champion", 4)]
+    for spelling in ("Champion", "champion"):
+        assert version_get_by_alias(actor=owner, name=MODEL, alias=spelling).version == 4
+    page.wait_for_selector("td.chips .chip.alias:has-text('@Champion')")
+
+    make_model(owner, "Legacy")
+    _add_versions(owner, "Legacy", 2)
+    alias_set(actor=owner, name="Legacy", alias="Champion", version=1)
+    page.goto(f"{base}/models/Legacy/")
+    ready(page)
+    page.click("a[aria-label='Edit aliases of version 2']")
+    page.locator("#modal[open] #id_alias").fill("champion")
+    page.wait_for_selector("#modal #alias-hint[data-level=error]:has-text('only in case')")
+    page.click("#modal button.primary:has-text('Save alias')")
+    page.wait_for_selector("#modal .field.has-error .error:has-text('only in case')")
+    assert list(ModelAlias.objects.filter(model__name="Legacy").values_list("alias", "version__version")) == [
+        ("Champion", 1)]
+    assert page.errors == []
+
+
+def _tag_value_after_typing(page, version: int, key: str, typed: str) -> None:
+    """Open the tag dialog of `version`, type the key, click into Value and type, as a user does; save."""
+    page.click(f"a[aria-label='Edit tags of version {version}']")
+    page.locator("#modal[open] #id_key").fill(key)
+    page.click("#modal #id_value")
+    page.keyboard.type(typed)
+    submit_and_reload(page, "#modal button.primary:has-text('Save tag')")
+
+
+def test_tag_dialog_never_appends_to_a_value_it_filled_in(transactional_db, live_server, browser_page, owner, reader,
+                                                         governed):
+    """Version 2 has `validation_status: approved`. On version 3, clicking into Value after typing that key
+    leaves Value empty (the sibling's value is only a placeholder), so `passed` is stored, not `approvedpassed`.
+    On version 2 itself, the current value is pre-filled *selected*, so typing replaces it."""
+    from registry.models import ModelVersion
+
+    _setup(owner, reader)
+    page, base = browser_page, live_server.url
+    sign_in(page, base, "owner")
+    page.goto(f"{base}/models/{MODEL}/")
+    ready(page)
+
+    page.click("a[aria-label='Edit tags of version 3']")
+    page.locator("#modal[open] #id_key").fill("validation_status")
+    page.click("#modal #id_value")
+    value = page.locator("#modal #id_value")
+    assert value.input_value() == "" and "approved" in (value.get_attribute("placeholder") or "")
+    page.keyboard.type("passed")
+    submit_and_reload(page, "#modal button.primary:has-text('Save tag')")
+    assert ModelVersion.objects.get(model__name="iris", version=3).tags.get(key="validation_status").value == "passed"
+
+    _tag_value_after_typing(page, 2, "validation_status", "rejected")
+    assert ModelVersion.objects.get(model__name="iris", version=2).tags.get(key="validation_status").value == "rejected"
     assert page.errors == []

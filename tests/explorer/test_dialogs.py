@@ -1,5 +1,6 @@
 """Dialogs: each renders as an htmx partial and as a full page, changes state only through services, refuses
 personas without the right (403 when they may see the object, 404 when not) and shows service errors."""
+import re
 from html import unescape
 
 import pytest
@@ -40,9 +41,84 @@ def test_set_alias_then_reassign_asks_before_moving(client_for, owner, iris):
     ask = client.post(f"/models/{MODEL}/aliases/", {"alias": "Champion", "version": 2}, **HX)
     assert "'Champion' is on version 1; adding it here moves it from version 1 to version 2." in unescape(ask.content.decode())
     assert ModelAlias.objects.get(model=iris, alias="Champion").version.version == 1
-    moved = client.post(f"/models/{MODEL}/aliases/", {"alias": "Champion", "version": 2, "confirm_move": "1"})
+    moved = client.post(f"/models/{MODEL}/aliases/", {"alias": "Champion", "version": 2,
+                                                       "confirm_move": _move_token(ask)})
     assert moved.status_code == 302
     assert ModelAlias.objects.get(model=iris, alias="Champion").version.version == 2
+
+
+def _move_token(response) -> str:
+    match = re.search(r'name="confirm_move" value="([^"]+)"', response.content.decode())
+    assert match, "no Move alias confirmation"
+    return match.group(1)
+
+
+def _legacy_with_versions(owner, count: int = 4) -> str:
+    make_model(owner, "Legacy")
+    for _ in range(count):
+        make_version(owner, "Legacy")
+    return "Legacy"
+
+
+def test_another_case_of_an_alias_moves_that_alias_on_a_three_level_model(client_for, owner, iris):
+    # Champion is on version 1; typing `champion` for version 2 is that alias, and moving it leaves one alias.
+    client = client_for(owner)
+    ask = client.post(f"/models/{MODEL}/aliases/", {"alias": "champion", "version": 2}, **HX)
+    assert ("'champion' is the alias 'Champion', which is on version 1; adding it here moves it from version 1 "
+            "to version 2.") in unescape(ask.content.decode())
+    assert client.post(f"/models/{MODEL}/aliases/", {"alias": "champion", "version": 2,
+                                                     "confirm_move": _move_token(ask)}).status_code == 302
+    assert list(ModelAlias.objects.filter(model=iris).values_list("alias", "version__version")) == [("Champion", 2)]
+
+
+def test_another_case_of_an_alias_is_a_form_error_on_a_workspace_model(client_for, owner):
+    name = _legacy_with_versions(owner)
+    alias_set(actor=owner, name=name, alias="Champion", version=2)
+    html = unescape(client_for(owner).post(f"/models/{name}/aliases/", {"alias": "champion", "version": 4},
+                                           **HX).content.decode())
+    assert 'class="error"' in html and "differs from 'champion' only in case" in html
+    assert "Move alias" not in html
+    assert list(ModelAlias.objects.values_list("alias", "version__version")) == [("Champion", 2)]
+
+
+def test_a_confirmation_moves_only_what_it_confirmed(client_for, owner, iris):
+    client = client_for(owner)
+    make_version(owner, MODEL)
+    ask = client.post(f"/models/{MODEL}/aliases/", {"alias": "Champion", "version": 2}, **HX)
+    # The user changed the version after the warning: that move was not confirmed, so it asks again.
+    again = client.post(f"/models/{MODEL}/aliases/", {"alias": "Champion", "version": 3,
+                                                      "confirm_move": _move_token(ask)}, **HX)
+    assert "moves it from version 1 to version 3" in unescape(again.content.decode())
+    assert ModelAlias.objects.get(model=iris).version.version == 1
+
+
+@pytest.mark.parametrize("alias, version, level, says", [
+    ("", 2, "", "Letters, digits"),
+    ("Challenger", 2, "", "Adds the alias 'Challenger' to version 2."),
+    ("Champion", 1, "", "'Champion' is already on version 1."),
+    ("CHAMPION", 2, "warn", "'CHAMPION' is the alias 'Champion', which is on version 1; adding it here moves it"),
+    ("latest", 2, "error", "reserved"),
+])
+def test_the_live_hint_says_what_saving_would_do(client_for, owner, iris, alias, version, level, says):
+    html = unescape(client_for(owner).get(f"/models/{MODEL}/aliases/",
+                                          {"hint": "1", "alias": alias, "version": version}, **HX).content.decode())
+    assert f'data-level="{level}"' in html and says in html, html
+
+
+def test_the_live_hint_on_a_workspace_model_refuses_another_case(client_for, owner):
+    name = _legacy_with_versions(owner)
+    alias_set(actor=owner, name=name, alias="Champion", version=2)
+    client = client_for(owner)
+    html = unescape(client.get(f"/models/{name}/aliases/", {"hint": "1", "alias": "champion", "version": 4}).content.decode())
+    assert 'data-level="error"' in html and "only in case" in html
+    html = unescape(client.get(f"/models/{name}/aliases/", {"hint": "1", "alias": "Champion", "version": 4}).content.decode())
+    assert 'data-level="warn"' in html and "moves it from version 2 to version 4" in html
+
+
+def test_the_alias_field_asks_for_the_live_hint(client_for, owner, iris):
+    html = client_for(owner).get(f"/models/{MODEL}/aliases/", **HX).content.decode()
+    assert f'hx-get="/models/{MODEL}/aliases/?hint=1"' in html and 'id="alias-hint"' in html
+    assert "data-aliases" not in html  # no second copy of the rule in the browser
 
 
 def test_remove_alias(client_for, owner, iris):
@@ -85,6 +161,8 @@ def test_tag_limit_is_a_form_error(client_for, owner, iris, settings):
 def test_version_tag_suggests_sibling_keys(client_for, owner, iris):
     html = client_for(owner).get(f"/models/{MODEL}/versions/2/tags/").content.decode()
     assert '<option value="validation_status">approved</option>' in html
+    # A sibling's value is an example only: the value field is pre-filled from this version's own tags.
+    assert "data-own-tags='{}'" in html and "data-suggestions='{&quot;validation_status&quot;: &quot;approved&quot;}'" in html
     response = client_for(owner).post(f"/models/{MODEL}/versions/2/tags/", {"key": "validation_status", "value": "pending"})
     assert response.status_code == 302 and response["Location"] == f"/models/{MODEL}/versions/2/"
     assert ModelVersion.objects.get(model=iris, version=2).tags.get().value == "pending"
@@ -251,3 +329,9 @@ def test_transfer_ownership_to_a_group(client_for, owner, team, iris):
     iris.refresh_from_db()
     assert iris.owner_group == team and iris.owner_user is None
     assert AuditEvent.objects.filter(action="owner.set", outcome="success", via="ui").exists()
+
+
+def test_version_tag_dialog_prefills_only_from_its_own_tags(client_for, owner, iris):
+    html = unescape(client_for(owner).get(f"/models/{MODEL}/versions/1/tags/").content.decode())
+    assert """data-own-tags='{"validation_status": "approved"}'""" in html
+    assert "data-suggestions='{}'" in html  # version 2 has no tags to offer as examples
