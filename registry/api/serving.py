@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -71,6 +72,12 @@ class ServingSettingsView(APIView):
 
 
 # Invocations --------------------------------------------------------------------------------------------------
+
+@csrf_exempt  # token clients send no CSRF token; this view changes nothing
+def unknown_model_path(request) -> JsonResponse:
+    return JsonResponse(error_body("ENDPOINT_NOT_FOUND", "No such endpoint: invocations are POST "
+                                   "/model/<name>/<version|stage|alias>/invocations."), status=404)
+
 
 _STATUS_CODES = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 413: "PAYLOAD_TOO_LARGE",
                  415: "UNSUPPORTED_MEDIA_TYPE", 429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE",

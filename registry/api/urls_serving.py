@@ -1,6 +1,6 @@
 """Legacy model serving: management under the API prefix (tokens) and the browser's ajax prefix (session);
 invocations under /model/ (tokens only)."""
-from django.urls import path
+from django.urls import path, re_path
 
 from registry.api import serving
 
@@ -17,4 +17,5 @@ for prefix in ("api", "ajax-api"):
 urlpatterns += [
     # Model names never contain '/'; a reference is a version number, a stage (workspace models) or an alias.
     path("model/<str:name>/<str:reference>/invocations", serving.InvocationView.as_view(), name="model-invocations"),
+    re_path(r"^model/", serving.unknown_model_path),  # JSON, not the HTML 404 page, for clients of /model/
 ]

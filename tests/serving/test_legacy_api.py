@@ -481,3 +481,31 @@ def test_three_level_aliases_match_ignoring_case(api, models, reader, iris_serve
     serve(ws, address=iris_server.address)
     ModelAlias.objects.create(model=ws, alias="Champion", version=ws.versions.get(version=2))
     assert invoke(api(reader), WS, "champion", split(iris_server.X.iloc[:1])).status_code == 404
+
+
+@pytest.mark.parametrize("reference", ["1", "Champion"])
+def test_an_invocation_costs_a_few_indexed_queries(api, models, reader, iris_server, reference,
+                                                   django_assert_max_num_queries):
+    """Resolution runs on every request: token, model with its permission rule, version (or alias), deployment."""
+    uc = models[UC]
+    serve(uc, address=iris_server.address)
+    ModelAlias.objects.create(model=uc, alias="Champion", version=uc.versions.get(version=1))
+    client = api(reader)
+    invoke(client, UC, reference, split(iris_server.X.iloc[:1]))  # the token's last use is recorded once a minute
+    with django_assert_max_num_queries(4):
+        assert invoke(client, UC, reference, split(iris_server.X.iloc[:1])).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/model/prod.ml_team.iris/1/invocations/", "/model/prod.ml_team.iris/1",
+                                  "/model/a%2Fb/1/invocations", "/model/"])
+def test_unknown_paths_under_model_answer_json(api, reader, path):
+    client = api(reader)
+    client.handler.enforce_csrf_checks = True  # as for curl: no CSRF token
+    response = client.post(path, {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+def test_other_methods_answer_json(api, models, reader):
+    response = api(reader).get("/model/prod.ml_team.iris/1/invocations")
+    assert response.status_code == 405 and response.json()["error_code"] == "BAD_REQUEST"
