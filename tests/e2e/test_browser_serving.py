@@ -44,10 +44,10 @@ def _registered_version(owner, reader, model_dir):
     return model
 
 
-def _serious(page) -> list[str]:
+def _serious(page, selector: str = "main") -> list[str]:
     """Serious and critical axe-core violations in the page's main part (the tab; the shared catalog tree in the
-    sidebar is another page's concern)."""
-    results = Axe().run(page, context={"include": [["main"]]})
+    sidebar is another page's concern), or in `selector`."""
+    results = Axe().run(page, context={"include": [[selector]]})
     return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
@@ -73,6 +73,9 @@ def test_enable_serving_from_the_tab_then_query_the_model(transactional_db, live
         assert page.locator("#serving-status[hx-trigger]").count() == 0  # a final state stops the polling
         uris = page.locator(".uri-list input").evaluate_all("(inputs) => inputs.map(i => i.value)")
         assert uris == [f"{base}/model/{MODEL}/1/invocations", f"{base}/model/{MODEL}/Champion/invocations"]
+        copy = page.locator(".uri-list button[data-copy]").first
+        copy.click()
+        expect(copy).to_have_text("Copied")
 
         # Load example (the version's serving_input_example.json), then Send it through the invocation path.
         page.select_option("#serving-reference", "Champion")
@@ -102,6 +105,13 @@ def test_enable_serving_from_the_tab_then_query_the_model(transactional_db, live
         page.evaluate("window.scrollTo(0, 0)")
         shot(page, "serving-tab")
         assert _serious(page) == []
+        # The settings dialog (the pool's workers, memory and tags) is accessible too.
+        page.click("a:has-text('Edit')")
+        page.wait_for_selector("#modal[open] #id_workers")
+        assert page.locator("#modal").inner_text().count("the old pool drains, then stops") == 1
+        assert _serious(page, "#modal") == []
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#modal", state="hidden")
         page.set_viewport_size({"width": 390, "height": 844})
         page.evaluate("window.scrollTo(0, 0)")
         shot(page, "serving-tab-mobile")
