@@ -193,6 +193,13 @@ def test_legacy_serving_end_to_end(alice, stack):
         for payload in _formats(sample):
             assert _predictions(_score(alice, name, reference, payload)) == expected, (name, reference, payload.keys())
 
+    # The README's curl line, as a user types it.
+    curl = subprocess.run(
+        ["curl", "-sS", "-u", f"token:{alice['secret']}", "-X", "POST", f"{alice['url']}/model/{UC}/Champion/invocations",
+         "-H", "Content-Type: application/json", "-d", json.dumps(_formats(sample.iloc[:3])[0])],
+        capture_output=True, timeout=60, check=True)
+    assert json.loads(curl.stdout) == {"predictions": expected[:3]}
+
     # Bearer works as well as Basic; a chunked body and a gzip body pass through gunicorn; too large is 413.
     body = json.dumps(_formats(sample)[0]).encode()
     bearer = requests.post(f"{alice['url']}/model/{UC}/1/invocations", data=body, timeout=60,
