@@ -81,6 +81,10 @@ def grant_add(*, actor, securable: Model, principal, privilege: str, statement: 
     privilege = parse_privilege(privilege)
     _check_applicable(securable, privilege)
     field = _GRANT_FIELD[type(securable)]
+    # Grants have no unique key (principal and securable are each one of several nullable columns), so
+    # get_or_create alone would let two identical grants given at once both insert: grants on one securable
+    # queue up on its row lock instead.
+    list(type(securable).objects.select_for_update(no_key=True).filter(pk=securable.pk).values_list("pk"))
     grant, created = Grant.objects.get_or_create(
         privilege=privilege, **{field: securable}, **_principal_filter(principal), defaults={"granted_by": actor}
     )

@@ -14,6 +14,7 @@ from registry.errors import AlreadyExists, NotFound
 from registry.models import (
     AuditEvent,
     Catalog,
+    Grant,
     ModelAlias,
     ModelVersion,
     ModelVersionTag,
@@ -23,6 +24,7 @@ from registry.models import (
 )
 from registry.services.aliases import alias_set
 from registry.services.catalogs import catalog_update, schema_update
+from registry.services.grants import grant_add
 from registry.services.models import registered_model_create, registered_model_rename
 from registry.services.tags import model_tag_set, version_tag_set
 from registry.services.versions import model_version_create
@@ -292,3 +294,17 @@ def test_first_time_sets_of_one_tag_key_leave_one_tag(governed, owner, name):
     assert [e for e in errors if e is not None] == []
     assert RegisteredModelTag.objects.filter(key="task").count() == 1
     assert ModelVersionTag.objects.filter(key="validation").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_grant_given_by_many_at_once_is_one_grant(governed, admin, reader):
+    count = 20
+
+    def work(i):
+        return grant_add(actor=admin, securable=governed, principal=reader, privilege="CREATE MODEL").pk
+
+    results, errors = _run_together(count, work)
+    assert [e for e in errors if e is not None] == []
+    assert len(set(results)) == 1
+    assert Grant.objects.filter(schema=governed, user=reader, privilege="CREATE_MODEL").count() == 1
+    grant_add(actor=admin, securable=governed, principal=reader, privilege="CREATE MODEL")  # and again later
