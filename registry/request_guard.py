@@ -13,6 +13,8 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from registry.errors import InvalidParameter
+
 # Methods whose requests carry a body that a view reads.
 BODY_METHODS = ("POST", "PUT", "PATCH")
 # Set on a view (class) that reads the request body as a stream rather than through a parser.
@@ -110,10 +112,29 @@ def _read_bounded(stream, limit: int | None) -> bytes:
             raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
+class IncompleteBody(InvalidParameter):
+    """A chunked body that ended before its last chunk, or whose framing is broken."""
+
+
+class ChunkedBody:
+    """The decoded chunked body (wsgi.input of a server that terminates it). The server raises its own errors
+    when the client goes away before the last chunk or breaks the framing; either way the body is incomplete,
+    which is the client's fault (400), never a server error."""
+
+    def __init__(self, request: HttpRequest):
+        self.stream = request.META["wsgi.input"]
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return self.stream.read(n)
+        except Exception as exc:  # gunicorn's NoMoreData, InvalidChunkSize…; a reset socket
+            raise IncompleteBody(f"Request body incomplete: the chunked body ended early ({exc}).") from None
+
+
 def read_chunked_body(request: HttpRequest) -> None:
     """Replace a chunked body by the same bytes with a Content-Length, so Django and DRF (which read only
     Content-Length bodies, and take a chunked one for empty) see it."""
-    body = _read_bounded(request.META["wsgi.input"], settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    body = _read_bounded(ChunkedBody(request), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     request.META["CONTENT_LENGTH"] = str(len(body))
     request.META.pop("HTTP_TRANSFER_ENCODING", None)
     request._stream = io.BytesIO(body)
@@ -172,6 +193,8 @@ class RequestGuardMiddleware:
             problem = form_problem(request)
         except RequestDataTooBig:
             return refuse(request, 400, "INVALID_PARAMETER_VALUE", "Request body is too large.")
+        except IncompleteBody as exc:
+            return refuse(request, 400, exc.error_code, exc.message)
         if problem:
             return refuse(request, 400, "INVALID_PARAMETER_VALUE", problem)
         return None

@@ -1,8 +1,9 @@
 """Every registered URL pattern (found by walking Django's URL resolver: MLflow API, Unity Catalog API, lineage,
 jobs, artifacts, UI, accounts, admin) is sent each class of hostile input by a signed-in metastore admin (who sees
-everything, so requests get as deep as they can): NUL, lone surrogates and invalid UTF-8 in the path, the query
-string and the body; JSON nested 5,000 deep; wrong JSON types; huge numbers; an empty body. No answer may be a
-server error. URL parameters are filled with real objects so that a request reaches the code behind them, and
+everything, so requests get as deep as they can), with GET, POST and whichever of PUT/PATCH/DELETE the view has:
+NUL, lone surrogates and invalid UTF-8 in the path, the query string and the body; JSON nested 5,000 deep; wrong
+JSON types (one field at a time, the others plausible); huge numbers; an empty body. No answer may be a server
+error. URL parameters are filled with real objects so that a request reaches the code behind them, and
 every request runs in a savepoint that is rolled back, so each one sees the same world."""
 from __future__ import annotations
 
@@ -142,7 +143,8 @@ def plausible_body(world: World) -> dict:
         "principal": "reader", "user": "reader", "source": f"runs:/{world.run_id}/model", "stage": "Staging",
         "max_results": 10, "order_by": ["name"], "filter": "", "tags": [{"key": "k", "value": "v"}],
         "params": [{"key": "p", "value": "v"}], "metrics": [{"key": "m", "value": 1.0, "timestamp": 1, "step": 0}],
-        "timestamp": 1, "step": 0, "status": "FINISHED", "end_time": 2, "changes": [], "statement": "SHOW GRANTS ON CATALOG prod",
+        "timestamp": 1, "step": 0, "status": "FINISHED", "end_time": 2, "changes": [],
+        "statement": "SHOW GRANTS ON CATALOG prod",
     }
 
 
@@ -410,3 +412,13 @@ def test_audit_record_writes_any_string_and_number(owner):
     event.refresh_from_db()
     assert event.object_name == event.message == "x\\x00y\\ud800z\\udfff"
     assert event.parameters["n"] == "inf" and event.parameters["m"] == "nan"
+
+
+def test_lone_surrogate_without_escape_in_another_charset_is_refused(api, owner):
+    # UTF-7 spells a lone surrogate without any \u escape.
+    body = '{"name": "a+2AA-b"}'.encode("ascii")
+    assert json.loads(body.decode("utf-7")) == {"name": "a\ud800b"}
+    response = api(owner).generic("POST", "/api/2.0/mlflow/registered-models/create", body,
+                                  content_type="application/json; charset=utf-7")
+    envelope(response, 400, "INVALID_PARAMETER_VALUE")
+    assert not RegisteredModel.objects.exists()

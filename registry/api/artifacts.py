@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from registry import storage
 from registry.artifact_access import authorize_artifact_path, refuse_if_registered
-from registry.request_guard import announced_length, is_chunked
+from registry.request_guard import ChunkedBody, announced_length, is_chunked
 
 # Types a browser would render or run: served as plain text so an uploaded artifact can never script the
 # explorer's own origin (the ajax-api prefix is reachable with the session cookie).
@@ -78,23 +78,9 @@ def _upload_stream(django_request):
     """The request body as a stream, and its announced length (None for a chunked body, read to its end).
     RequestGuardMiddleware has refused every upload whose length cannot be known, so one of the two holds."""
     if is_chunked(django_request):
-        return _ClientStream(django_request.META["wsgi.input"]), None
+        return ChunkedBody(django_request), None
     # HttpRequest.read is bounded by Content-Length and does not buffer.
     return django_request, announced_length(django_request)
-
-
-class _ClientStream:
-    """A decoded chunked body. The server raises its own errors when the client goes away before the last
-    chunk or breaks the framing; either way the upload is incomplete, which is the client's fault (400)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            return self.stream.read(n)
-        except Exception as exc:  # gunicorn's NoMoreData, InvalidChunkSize…; a reset socket
-            raise storage.IncompleteUpload(f"Upload incomplete: the chunked body ended early ({exc}).") from None
 
 
 class ServerInfoView(APIView):

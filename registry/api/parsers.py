@@ -5,6 +5,7 @@ is a 400 in the API envelope: malformed JSON is MALFORMED_REQUEST, a well-formed
 INVALID_PARAMETER_VALUE (as MLflow's server answers a wrong JSON type)."""
 from __future__ import annotations
 
+import codecs
 import json
 
 from django.conf import settings
@@ -40,25 +41,33 @@ def read_body(stream, limit: int | None) -> bytes:
             raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
-def check_value(data) -> None:
-    """InvalidParameter (or ParseError for nesting) for the first value of `data` no view should receive.
-    Iterative, so the walk itself never recurses."""
+def check_value(data, *, strings: bool = True) -> None:
+    """InvalidParameter for the first string of `data` no view should receive (skipped with `strings=False`),
+    ParseError when it is nested too deep. Iterative, so the walk itself never recurses."""
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
         if isinstance(value, str):
-            problem = text_problem(value)
-            if problem:
-                raise InvalidParameter(f"Invalid value in request body: {problem}.")
-        elif isinstance(value, (dict, list)):
-            if depth > MAX_DEPTH:
-                raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep.")
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    stack.append((key, depth))
-                    stack.append((item, depth + 1))
-            else:
-                stack.extend((item, depth + 1) for item in value)
+            _check_text(value)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth > MAX_DEPTH:
+            raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep.")
+        if isinstance(value, dict):
+            if strings:
+                for key in value:
+                    _check_text(key)
+            value = value.values()
+        for item in value:
+            if isinstance(item, (dict, list)) or (strings and isinstance(item, str)):
+                stack.append((item, depth + 1))
+
+
+def _check_text(value: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise InvalidParameter(f"Invalid value in request body: {problem}.")
 
 
 class JSONObjectParser(BaseParser):
@@ -78,7 +87,9 @@ class JSONObjectParser(BaseParser):
             raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep.") from None
         except ValueError as exc:  # JSONDecodeError, and integers with more digits than Python converts
             raise ParseError(f"JSON parse error - {exc}") from None
-        check_value(data)
+        # Strict JSON refuses raw control characters in strings, and strictly decoded UTF-8 holds no surrogate:
+        # in UTF-8 text only a \u escape can put a NUL or a lone surrogate into a string.
+        check_value(data, strings="\\u" in text or codecs.lookup(encoding).name != "utf-8")
         if not isinstance(data, dict):
             raise InvalidParameter("Request body must be a JSON object.")
         return data

@@ -205,6 +205,23 @@ def test_chunked_json_body_is_bounded_by_data_upload_max_memory_size(server, tar
     assert not RegisteredModel.objects.filter(name="TooBig").exists()
 
 
+@pytest.mark.parametrize("path", ["mlflow-artifacts/artifacts/{base}/model.bin", "mlflow/registered-models/create"])
+def test_chunked_body_cut_before_its_last_chunk_is_a_400_and_stores_nothing(server, target, path):
+    method = "PUT" if "artifacts" in path else "POST"
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    sock.sendall(
+        f"{method} /api/2.0/{path.format(base=target.base)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {target.token}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n".encode() + b"1000\r\n" + b'{"name": "Cut"' + b" " * (4096 - 14) + b"\r\n"
+    )
+    sock.shutdown(socket.SHUT_WR)  # the client goes away before the terminating 0-length chunk
+    assert response_status(sock) == 400
+    sock.close()
+    assert not (server.root / target.base / "model.bin").exists()
+    assert partials(server.root) == []
+    assert not RegisteredModel.objects.exists()
+
+
 # --- lying Content-Length ---------------------------------------------------------------------------------
 
 def test_content_length_longer_than_the_body_stores_nothing(server, target, payload):
