@@ -1,5 +1,6 @@
-// Serving tab: Ctrl+Enter (or Cmd+Enter) in the request box sends it, as the Send button does. Loaded by the
-// tab's template only; without JavaScript the buttons post the form as a plain page.
+// Serving tab: Ctrl+Enter (or Cmd+Enter) in the request box sends it, as the Send button does; a version's log
+// opens scrolled to its newest lines. Loaded by the tab's templates only; without JavaScript the buttons post
+// the form as a plain page.
 (function () {
   "use strict";
   document.addEventListener("keydown", function (event) {
@@ -9,5 +10,8 @@
     if (!send) return;
     event.preventDefault();
     form.requestSubmit(send);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".serving-logs").forEach(function (log) { log.scrollTop = log.scrollHeight; });
   });
 })();
