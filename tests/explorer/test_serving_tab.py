@@ -149,7 +149,7 @@ def test_ready_state_lists_every_uri_of_every_served_version_with_copy_buttons(c
     for reference in ("1", "2", "Champion"):
         uri = f"http://testserver/model/{MODEL}/{reference}/invocations"
         assert f'value="{uri}"' in html
-    assert html.count("data-copy=") == 3
+    assert html.count("data-copy=") == 3 and ">alias Champion</span>" in html
     assert "Champion (version 1 now)" in html
 
 
@@ -172,6 +172,7 @@ def test_workspace_model_lists_its_stage_uris(client_for, owner, db):
     _deploy(served, 1)
     html = _html(client_for(owner).get("/models/churn/serving/"))
     assert 'value="http://testserver/model/churn/Production/invocations"' in html
+    assert ">stage Production</span>" in html and ">by number</span>" in html
 
 
 def test_model_events_are_listed_newest_first(client_for, reader, iris):
