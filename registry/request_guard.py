@@ -100,7 +100,7 @@ def length_required(request: HttpRequest, why: str) -> HttpResponse:
                   "(Transfer-Encoding: chunked) over HTTP/1.1.")
 
 
-def _read_bounded(stream, limit: int | None) -> bytes:
+def read_bounded(stream, limit: int | None) -> bytes:
     """The whole stream, or RequestDataTooBig as soon as it holds more than `limit` bytes."""
     buffer = io.BytesIO()
     while True:
@@ -134,7 +134,7 @@ class ChunkedBody:
 def read_chunked_body(request: HttpRequest) -> None:
     """Replace a chunked body by the same bytes with a Content-Length, so Django and DRF (which read only
     Content-Length bodies, and take a chunked one for empty) see it."""
-    body = _read_bounded(ChunkedBody(request), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    body = read_bounded(ChunkedBody(request), settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     request.META["CONTENT_LENGTH"] = str(len(body))
     request.META.pop("HTTP_TRANSFER_ENCODING", None)
     request._stream = io.BytesIO(body)

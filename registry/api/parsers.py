@@ -9,36 +9,21 @@ import codecs
 import json
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, get_encoding
 from rest_framework.renderers import JSONRenderer
 
 from registry.errors import InvalidParameter
-from registry.request_guard import text_problem
+from registry.request_guard import read_bounded, text_problem
 
 # Far deeper than any MLflow or Unity Catalog request (a few levels), far shallower than the interpreter's
 # recursion limit, which json.loads and every later walk over the data would otherwise hit.
 MAX_DEPTH = 64
-_READ_SIZE = 64 * 1024
 
 
 def _refuse_constant(name: str):
     # NaN and Infinity are not JSON; MLflow clients send them as strings.
     raise ValueError(f"{name} is not valid JSON")
-
-
-def read_body(stream, limit: int | None) -> bytes:
-    """Everything `stream` holds, refused (RequestDataTooBig) as soon as it exceeds `limit` bytes."""
-    parts, size = [], 0
-    while True:
-        chunk = stream.read(_READ_SIZE)
-        if not chunk:
-            return b"".join(parts)
-        parts.append(chunk)
-        size += len(chunk)
-        if limit is not None and size > limit:
-            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
 def check_value(data, *, strings: bool = True) -> None:
@@ -75,7 +60,7 @@ class JSONObjectParser(BaseParser):
     renderer_class = JSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = read_body(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        raw = read_bounded(stream, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         encoding = get_encoding(parser_context or {})
         try:
             text = raw.decode(encoding)
