@@ -11,6 +11,7 @@ from registry.models.models import (
     RegisteredModelTag,
 )
 from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
+from registry.models.serving_endpoints import EndpointPermissionLevel, ServingEndpointGrant, ServingEndpointMinute
 from registry.models.tokens import PersonalAccessToken
 from registry.models.tracking import (
     Dataset,

@@ -199,3 +199,6 @@ def record_event(deployment: ServingDeployment, kind: str, message: str, *, vers
         version_number = deployment.version.version
     ServingEvent.objects.create(served_model_id=deployment.served_model_id, endpoint_id=deployment.endpoint_id,
                                 deployment=deployment, version_number=version_number, kind=kind, message=message)
+
+
+import registry.serving.endpoints_source  # noqa: E402,F401 - serving endpoints register their Source in SOURCES

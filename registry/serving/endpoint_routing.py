@@ -1,0 +1,52 @@
+"""Which served entity answers one query of an endpoint: a weighted random choice by the routes'
+traffic_percentage among the current config's entities whose deployment is READY (an entity that is not READY
+gets none of the traffic; the others share it in their proportions)."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from registry.errors import NotFound, PermissionDenied
+from registry.models import ServingDeployment, ServingEndpoint
+from registry.selectors import model_get
+from registry.serving.endpoint_access import Level, endpoint_for
+from registry.serving.endpoints_source import deployment_key, entities
+from registry.serving.selectors import NotReady
+
+_random = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: ServingEndpoint
+    entity: dict
+    deployment: ServingDeployment
+
+
+def _check_models(actor, endpoint: ServingEndpoint) -> None:
+    for model_name in sorted({e["entity_name"] for e in entities(endpoint.config)}):
+        try:
+            model_get(actor=actor, name=model_name)
+        except NotFound:
+            raise PermissionDenied(f"Permission denied: querying serving endpoint '{endpoint.name}' requires "
+                                   f"EXECUTE on model {model_name}.") from None
+
+
+def route(*, actor, name: str, choose=_random.choices) -> Route:
+    """The entity and deployment to forward `actor`'s query of endpoint `name` to. NotFound / PermissionDenied as
+    the endpoint's permissions and the served models' EXECUTE answer; NotReady when no routed entity is READY."""
+    endpoint = endpoint_for(actor, name, Level.CAN_QUERY)
+    _check_models(actor, endpoint)
+    serving = entities(endpoint.config)
+    ready = {(d.entity_name, d.generation): d for d in ServingDeployment.objects.filter(
+        endpoint=endpoint, state=ServingDeployment.State.READY).exclude(address="")}
+    weights = {r["served_entity_name"]: r["traffic_percentage"] for r in endpoint.config.get(
+        "traffic_config", {}).get("routes", [])}
+    candidates = [(e, ready[deployment_key(e)]) for e in serving
+                  if weights.get(e["name"], 0) > 0 and deployment_key(e) in ready]
+    if not candidates:
+        if not serving:
+            raise NotReady(f"Serving endpoint '{endpoint.name}' is being created and does not answer yet.")
+        raise NotReady(f"No served entity of endpoint '{endpoint.name}' is ready to answer; retry in a few seconds.")
+    entity, deployment = choose(candidates, weights=[weights[e["name"]] for e, _ in candidates])[0]
+    return Route(endpoint=endpoint, entity=entity, deployment=deployment)
