@@ -4,6 +4,7 @@ stays inside the dialog, Enter to submit, and focus back on the control that ope
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from registry.models import ModelAlias, RegisteredModel
 from tests.e2e.browser import sign_in, submit_and_reload
@@ -180,7 +181,7 @@ def _check_dialog_keyboard(page, opener, first_field: str, *, returns_to=None, c
     opener.focus()
     page.keyboard.press("Enter")
     page.wait_for_selector(f"#modal[open] {first_field}")
-    page.wait_for_function(f"document.activeElement === document.querySelector('#modal {first_field}')")
+    expect(page.locator(f"#modal {first_field}")).to_be_focused()
     for key in ["Tab"] * 20 + ["Shift+Tab"] * 20:
         page.keyboard.press(key)
         assert active_in_modal(page), f"focus left the dialog after {key}"
@@ -189,13 +190,10 @@ def _check_dialog_keyboard(page, opener, first_field: str, *, returns_to=None, c
     else:
         page.click(close)
     page.wait_for_selector("#modal", state="hidden")
-    page.wait_for_function("!document.getElementById('modal').open")
-    # The dialog's close event (which restores focus) is dispatched in a task after `open` turns false.
-    try:
-        page.wait_for_function("el => document.activeElement === el", arg=returns_to.element_handle(), timeout=5000)
-    except Exception:
-        raise AssertionError("focus did not return: "
-                             + page.evaluate("document.activeElement.outerHTML.slice(0, 200)")) from None
+    expect(page.locator("#modal")).not_to_have_attribute("open", "")
+    # The dialog's close event (which restores focus) is dispatched in a task after `open` turns false. The
+    # waits are locator assertions, not wait_for_function: the pages' CSP forbids evaluating strings.
+    expect(returns_to).to_be_focused(timeout=5000)
 
 
 def test_dialogs_keep_and_return_focus_and_submit_with_enter(transactional_db, live_server, browser_page, owner,
@@ -230,12 +228,12 @@ def test_dialogs_keep_and_return_focus_and_submit_with_enter(transactional_db, l
     page.keyboard.press("Enter")
     rename.focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement === document.querySelector('#modal #id_new_name')")
+    expect(page.locator("#modal #id_new_name")).to_be_focused()
     page.keyboard.press("Control+A")
     page.keyboard.type("not a valid name!")
     page.keyboard.press("Enter")
     page.wait_for_selector("#modal[open] .error")
-    page.wait_for_function("document.activeElement === document.querySelector('#modal #id_new_name')")
+    expect(page.locator("#modal #id_new_name")).to_be_focused()
     page.keyboard.press("Control+A")
     page.keyboard.type("iris_renamed")
     with page.expect_navigation():
