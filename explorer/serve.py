@@ -1,5 +1,5 @@
-"""`make run`: supervises the web server (gunicorn), a Celery worker and the Celery scheduler (the job sweeper) as
-three child processes. A child that dies is restarted, with a growing delay when it keeps dying at once, and each
+"""`make run`: supervises the web server (gunicorn), a Celery worker, the Celery scheduler (the job sweeper) and the
+serving supervisor (model processes of served models) as four child processes. A child that dies is restarted, with a growing delay when it keeps dying at once, and each
 restart is logged; Ctrl-C or SIGTERM stops them all, leaving no process behind."""
 from __future__ import annotations
 
@@ -107,7 +107,9 @@ def children(var_dir: str) -> list[Child]:
     worker = [*celery, "worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
     # The scheduler is a child of its own (not `worker --beat`): if it dies, the launcher sees it and restarts it.
     scheduler = [*celery, "beat", "--loglevel", "INFO", "--schedule", os.path.join(var_dir, "celerybeat-schedule")]
-    return [Child("web", web), Child("worker", worker), Child("scheduler", scheduler)]
+    # The serving supervisor runs the model processes of served models (registry/serving/supervisor.py).
+    serving = [sys.executable, "-m", "explorer.serve_models"]
+    return [Child("web", web), Child("worker", worker), Child("scheduler", scheduler), Child("serving", serving)]
 
 
 def stop_all(procs: list[Child], deadline: float) -> None:
