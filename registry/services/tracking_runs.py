@@ -130,7 +130,10 @@ def run_update(*, actor, run_id, status=None, end_time=None, run_name=None) -> R
     if run_name not in (None, ""):
         run.name = changed["run_name"] = _run_name(run_name)
         RunTag.objects.update_or_create(run=run, key=RUN_NAME_TAG, defaults={"value": run.name})
-    run.save(update_fields=["status", "end_time", "name"])
+    # Only the columns this call changes: a concurrent update of another column is not written back stale.
+    columns = {"status": "status", "end_time": "end_time", "run_name": "name"}
+    if changed:
+        run.save(update_fields=[columns[key] for key in changed])
     audit.record(actor=actor, action="run.update", obj=run, params=changed)
     return run
 
