@@ -72,4 +72,17 @@ def exception_handler(exc, context):
 
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("INVALID_PARAMETER_VALUE", "Request body is too large."), status=400)
+    if is_database_busy(exc):
+        # SQLite (the quick start) serialises writers; past its lock timeout the request is rolled back and may
+        # simply be sent again (the MLflow client retries 503 on its own).
+        response = Response(error_body("TEMPORARILY_UNAVAILABLE", "The database is busy; retry the request."),
+                            status=503)
+        response["Retry-After"] = "1"
+        return response
     return None
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    from django.db import OperationalError
+
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
