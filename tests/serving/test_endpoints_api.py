@@ -135,6 +135,17 @@ def test_an_alias_is_pinned_to_its_version_and_kept_as_an_extension(api, models,
     assert response.json()["pending_config"]["traffic_config"]["routes"][0]["traffic_percentage"] == 100
 
 
+def test_the_deprecated_served_models_spelling_is_accepted(api, models, reader):
+    config = {"served_models": [{"model_name": UC, "model_version": "2", "workload_size": "Medium"}]}
+    response = create(api(reader), config=config)
+    assert response.status_code == 200, response.content
+    pending = response.json()["pending_config"]
+    assert pending["served_models"][0]["model_name"] == UC and pending["served_models"][0]["model_version"] == "2"
+    assert pending["served_entities"][0]["name"] == "prod_ml_team_iris-2"
+    reconcile_all()
+    assert ServingDeployment.objects.get(endpoint__name="iris").workers == 2  # Medium
+
+
 @pytest.mark.parametrize("config, says", [
     (split_config(pa=80, pb=10), "must sum to 100, got 90"),
     (split_config(pa=90, pb=20), "must sum to 100, got 110"),
