@@ -64,5 +64,6 @@ def endpoint_for(actor, name: str, needed: str = Level.CAN_VIEW, *, lock: bool =
 def endpoint_by_id(actor, endpoint_id: str, needed: str = Level.CAN_VIEW, *, lock: bool = False) -> ServingEndpoint:
     """As endpoint_for, by the id the permissions API uses (ours is the row's number as a string; a name is
     accepted as well, for callers that pass one)."""
-    row = ServingEndpoint.objects.filter(pk=int(endpoint_id)).first() if str(endpoint_id).isdigit() else None
+    digits = str(endpoint_id).isascii() and str(endpoint_id).isdigit() and len(str(endpoint_id)) <= 18
+    row = ServingEndpoint.objects.filter(pk=int(endpoint_id)).first() if digits else None
     return endpoint_for(actor, row.name if row else str(endpoint_id), needed, lock=lock)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from registry.errors import NotFound, PermissionDenied
-from registry.models import ServingDeployment, ServingEndpoint
-from registry.selectors import model_get
+from registry import permissions
+from registry.errors import PermissionDenied
+from registry.models import ModelVersion, RegisteredModel, ServingDeployment, ServingEndpoint
 from registry.serving.endpoint_access import Level, endpoint_for
 from registry.serving.endpoints_source import deployment_key, entities
 from registry.serving.selectors import NotReady
@@ -24,12 +24,16 @@ class Route:
 
 
 def _check_models(actor, endpoint: ServingEndpoint) -> None:
-    for model_name in sorted({e["entity_name"] for e in entities(endpoint.config)}):
-        try:
-            model_get(actor=actor, name=model_name)
-        except NotFound:
+    """EXECUTE on the model of every served version, found by the version (a renamed model stays the same)."""
+    model_of = dict(ModelVersion.objects.filter(pk__in=[e["version_id"] for e in entities(endpoint.config)])
+                    .values_list("pk", "model_id"))
+    allowed = set(permissions.restrict(actor, RegisteredModel.objects.filter(pk__in=set(model_of.values())))
+                  .values_list("pk", flat=True))
+    for entity in entities(endpoint.config):
+        model_id = model_of.get(entity["version_id"])  # None: the version is gone (and its entity not served)
+        if model_id is not None and model_id not in allowed:
             raise PermissionDenied(f"Permission denied: querying serving endpoint '{endpoint.name}' requires "
-                                   f"EXECUTE on model {model_name}.") from None
+                                   f"EXECUTE on model {entity['entity_name']}.")
 
 
 def route(*, actor, name: str, choose=_random.choices) -> Route:

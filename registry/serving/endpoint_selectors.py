@@ -3,7 +3,7 @@ list, ServingEndpointPermissions), with two extensions: `entity_alias` on a serv
 `served_entity_metrics` (count and latency over the last hour per served entity) on GET."""
 from __future__ import annotations
 
-from registry.models import ServingDeployment, ServingEndpoint, ServingState
+from registry.models import ModelVersion, ServingDeployment, ServingEndpoint, ServingState
 from registry.serving import endpoint_metrics
 from registry.serving.endpoint_access import Level, endpoint_for, visible_endpoints
 from registry.serving.endpoints_source import deployment_key, entities
@@ -34,14 +34,22 @@ _PUBLIC = ("name", "entity_name", "entity_version", "entity_alias", "workload_si
            "creator", "creation_timestamp")
 
 
+def _current_model_names(config: dict) -> dict[int, str]:
+    """version id -> its model's name now (a model renamed since the config was set shows its new name)."""
+    versions = ModelVersion.objects.filter(pk__in=[e["version_id"] for e in entities(config)])
+    return {v.pk: v.model.full_name for v in versions.select_related("model__schema__catalog")}
+
+
 def _config_out(config: dict, deployments: dict, *, pending: bool) -> dict:
     served_entities, served_models = [], []
+    names = _current_model_names(config)
     for entity in entities(config):
         public = {key: entity[key] for key in _PUBLIC if key in entity}
+        public["entity_name"] = names.get(entity["version_id"], entity["entity_name"])
         public["state"] = _entity_state(entity, deployments)
         served_entities.append(public)
         served_models.append({**{k: v for k, v in public.items() if k not in ("entity_name", "entity_version")},
-                              "model_name": entity["entity_name"], "model_version": entity["entity_version"]})
+                              "model_name": public["entity_name"], "model_version": entity["entity_version"]})
     out = {"config_version": config["config_version"], "served_entities": served_entities,
            "served_models": served_models, "traffic_config": config["traffic_config"]}
     if pending:

@@ -321,6 +321,27 @@ def test_querying_needs_can_query_and_execute_on_the_served_models(api, models, 
     assert client.post("/serving-endpoints/none/invocations", {}, format="json").status_code == 404
 
 
+def test_a_renamed_model_keeps_answering_and_execute_is_still_checked(api, models, owner, reader, iris_server):
+    from registry.services.grants import grant_remove
+    from registry.services.models import registered_model_rename
+
+    client = api(reader)
+    create(client, config={"served_entities": [{"entity_name": WS, "entity_version": "1"}]})
+    reconcile_all()
+    make_ready("iris", iris_server.address)
+    registered_model_rename(actor=owner, name=WS, new_name="iris_ws_renamed")
+    assert query(client, "iris", iris_server.X).status_code == 200
+    assert client.get(f"{API}/iris").json()["config"]["served_entities"][0]["entity_name"] == "iris_ws_renamed"
+    grant_remove(actor=owner, securable=models_by_name("iris_ws_renamed"), principal=reader, privilege="EXECUTE")
+    assert query(client, "iris", iris_server.X).status_code == 403  # revoking EXECUTE takes effect at once
+
+
+def models_by_name(name):
+    from registry.models import RegisteredModel
+
+    return RegisteredModel.objects.get(name=name)
+
+
 def test_a_query_before_anything_is_ready_is_503(api, models, reader, iris_server):
     client = api(reader)
     create(client)
