@@ -136,13 +136,22 @@ def reconcile_owner(source: Source, owner_id: int) -> None:
             state=Deployment.State.STOPPED).select_related("version"))
         now = timezone.now()
         present = set()
+        # A pool replaced by new settings (a newer generation of the same version or entity) keeps answering until
+        # its replacement is READY, so a settings change never leaves the version without a pool.
+        ready_replacements = {(d.version_id, d.entity_name) for d in deployments
+                              if d.state == Deployment.State.READY and deployment_key(d) in wanted}
+        wanted_targets = {(w.version_id, w.entity_name) for w in wanted.values()}
         for deployment in deployments:
             key = deployment_key(deployment)
+            target = (deployment.version_id, deployment.entity_name)
             if deployment.state == Deployment.State.DRAINING:
                 if not _leased(deployment, now):  # its supervisor is gone: nothing runs it any more
                     _set(deployment, state=Deployment.State.STOPPED, address="", supervisor="", lease_expires_at=None)
             elif key in wanted and key not in present:
                 present.add(key)
+            elif (deployment.state == Deployment.State.READY and target in wanted_targets
+                  and target not in ready_replacements and _leased(deployment, now)):
+                continue  # superseded, but still the one that answers
             else:
                 _retire(source, owner, deployment, now)
         for key, want in wanted.items():

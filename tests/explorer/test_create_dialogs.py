@@ -268,10 +268,18 @@ def test_odd_posts_never_fail_the_server(client_for, admin, governed, url):
     assert _state() == before
 
 
+@pytest.mark.parametrize("url", ["/catalogs/%00/create-schema/", "/schemas/%00.x/create-model/"])
+def test_a_nul_in_a_parents_name_is_a_bad_request(client_for, admin, governed, url):
+    before = _state()
+    assert client_for(admin).get(url).status_code == 400
+    assert client_for(admin).post(url, {"name": "x"}).status_code == 400
+    assert _state() == before
+
+
 @pytest.mark.parametrize("url", ["/catalogs/nope/create-schema/", "/catalogs/a b/create-schema/",
-                                 "/catalogs/%00/create-schema/", "/catalogs/a.b/create-schema/",
+                                 "/catalogs/a.b/create-schema/",
                                  "/schemas/prod/create-model/", "/schemas/a.b.c/create-model/",
-                                 "/schemas/prod.nope/create-model/", "/schemas/%00.x/create-model/",
+                                 "/schemas/prod.nope/create-model/",
                                  "/schemas/nope.ml_team/create-model/"])
 def test_unknown_or_malformed_parents_are_404(client_for, admin, governed, url):
     before = _state()

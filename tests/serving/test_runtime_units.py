@@ -99,6 +99,29 @@ def test_new_settings_replace_the_pool_and_disabling_retires_everything():
     assert _live(served) == [] and served.state == "DISABLED"
 
 
+def test_a_pool_replaced_by_new_settings_answers_until_its_replacement_is_ready():
+    """Saving settings replaces the pool without a gap: the old one keeps serving while the new one starts,
+    then drains."""
+    served = _served()
+    reconcile_all()
+    [old] = _live(served)
+    ServingDeployment.objects.filter(pk=old.pk).update(
+        state=State.READY, address="http://127.0.0.1:1", supervisor="s1",
+        lease_expires_at=timezone.now() + timedelta(minutes=1))
+    ServedModel.objects.filter(pk=served.pk).update(generation=2, workers=2)
+    reconcile_all()
+    old.refresh_from_db()
+    assert old.state == State.READY  # still the one that answers
+    [new] = [d for d in _live(served) if d.pk != old.pk]
+    assert new.state == State.PENDING and new.generation == 2
+    ServingDeployment.objects.filter(pk=new.pk).update(
+        state=State.READY, address="http://127.0.0.1:2", supervisor="s1",
+        lease_expires_at=timezone.now() + timedelta(minutes=1))
+    reconcile_all()
+    old.refresh_from_db()
+    assert old.state == State.DRAINING and "settings changed" in old.message
+
+
 def test_an_enabled_model_without_a_servable_version_says_so():
     served = _served(versions=0)
     reconcile_all()
