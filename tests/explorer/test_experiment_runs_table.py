@@ -200,6 +200,13 @@ def test_experiment_without_runs(client_for, owner, experiment):
     assert "No runs yet" in _get(client_for(owner)).content.decode()
 
 
+def test_a_nul_in_the_filter_is_a_bad_request_on_the_page_and_the_api(client_for, api, owner, runs):
+    assert _get(client_for(owner), filter="a\x00b = 'x'").status_code == 400
+    response = api(owner).post(f"{API}/runs/search", {"experiment_ids": ["5"], "filter": "a\x00b = 'x'"},
+                               format="json")
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
 @pytest.mark.parametrize("params", [
     {"filter": "metrics.accuracy >"},
     {"filter": "metrics.accuracy > 0.9 or params.solver = 'sag'"},
@@ -208,7 +215,6 @@ def test_experiment_without_runs(client_for, owner, experiment):
     {"filter": "metrics.accuracy > 'high'"},
     {"filter": "attributes.nope = 'x'"},
     {"filter": "params.solver = 'unterminated"},
-    {"filter": "a\x00b = 'x'"},
     {"order_by": "metrics.accuracy SIDEWAYS"},
     {"order_by": "bogus.key DESC"},
     {"order_by": "attributes.nope"},

@@ -121,7 +121,14 @@ def test_directory_or_nothing_is_not_downloadable(client_for, reader, run):
 
 HOSTILE = ["../../etc/passwd", "/etc/passwd", "model/../../outside.txt", "../outside.txt", "..", "model/..",
            "%2e%2e/outside.txt", "%252e%252e/outside.txt", "..%2foutside.txt", "model/%2e%2e/%2e%2e/outside.txt",
-           "..\\outside.txt", "a\x00b", "nope", "model/nope.txt", "#frag", "/", "./notes.txt"]
+           "..\\outside.txt", "nope", "model/nope.txt", "#frag", "/", "./notes.txt"]
+
+
+def test_a_nul_in_a_path_is_a_bad_request(client_for, reader, run):
+    # The request guard refuses it before any view or storage sees it.
+    client = client_for(reader)
+    assert client.get(_page(run), {"path": "a\x00b"}).status_code == 400
+    assert client.get(_download(run), {"path": "a\x00b"}).status_code == 400
 
 
 @pytest.mark.parametrize("path", HOSTILE)
