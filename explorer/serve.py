@@ -3,7 +3,6 @@ serving supervisor (model processes of served models) as four child processes. A
 restart is logged; Ctrl-C or SIGTERM stops them all, leaving no process behind."""
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -12,6 +11,8 @@ import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from registry.child_process import die_with_parent
 
 log = logging.getLogger("explorer.serve")
 
@@ -28,14 +29,6 @@ def next_delay(previous: float, lived: float) -> float:
     if lived >= STABLE_AFTER or previous <= 0:
         return FIRST_DELAY
     return min(MAX_DELAY, previous * 2)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if the launcher itself is killed (even with SIGKILL), the kernel sends
-    the child SIGTERM, so no server outlives the launcher. Linux only; elsewhere a no-op."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _exit_status(code: int) -> str:
@@ -61,7 +54,7 @@ class Child:
         # Its own process group: the launcher can then remove what a dead child leaves behind (gunicorn's
         # workers, Celery's pool processes) in one call, and a terminal's Ctrl-C reaches only the launcher,
         # which stops the children in order.
-        self.proc = subprocess.Popen(self.argv, start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(self.argv, start_new_session=True, preexec_fn=die_with_parent(signal.SIGTERM))
         self.started_at = time.monotonic()
         self.restart_at = None
         log.info("started %s (pid %s)", self.name, self.proc.pid)

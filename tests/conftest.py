@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from registry.child_process import die_with_parent
 from registry.services.catalogs import catalog_create, schema_create
 from registry.services.grants import grant_add
 from registry.services.tokens import token_create
@@ -155,6 +156,8 @@ class WorkerProcess:
             [sys.executable, "-m", "celery", "-A", "explorer", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            # An interrupted test run must not leave workers sweeping the test database for the next run.
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
 
     def stop(self, sig=signal.SIGTERM) -> None:

@@ -4,7 +4,6 @@ health and memory (resident set size from /proc) read per process. Decisions (re
 supervisor's; this module only does what it is told and reports what it sees."""
 from __future__ import annotations
 
-import ctypes
 import http.client
 import os
 import signal
@@ -16,17 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from registry.child_process import die_with_parent
+
 MODEL_PROCESS = Path(__file__).with_name("model_process.py")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 HEALTH_TIMEOUT = 1.0  # seconds; /ping is answered by the event loop even while a prediction runs in a thread
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if the supervisor is killed (even with SIGKILL), the kernel sends the model
-    process SIGKILL, so a pool never outlives its supervisor and a lease that lapses leaves nothing running."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def clean_environment(*, home: Path, request_timeout: int, graceful_seconds: int) -> dict[str, str]:
@@ -93,7 +86,7 @@ class ModelPool:
                      "--deployment", str(self.deployment_id)],
                     cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     pass_fds=(self.listener.fileno(), health.fileno()), start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent(signal.SIGKILL),
                 )
             process = ModelProcess(slot, proc, health.getsockname()[1])
         finally:

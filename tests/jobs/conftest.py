@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import yaml
 from django.conf import settings
 
 from registry import storage
+from registry.child_process import die_with_parent
 from registry.jobs import execute
 from registry.models import Job
 from registry.services.catalogs import catalog_create, schema_create
@@ -55,6 +57,7 @@ class BeatWorker(WorkerProcess):
              str(self.schedule_path), "--loglevel", "INFO", "--concurrency", str(concurrency),
              "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
 
 
