@@ -79,5 +79,6 @@ urlpatterns = [
     path("", include((ui_patterns, "explorer"))),
 ]
 
-# Unexpected errors: JSON for API clients, a static page for people (explorer/views/errors.py).
+# Unknown paths and unexpected errors: JSON for API clients, pages for people (explorer/views/errors.py).
+handler404 = "explorer.views.errors.not_found"
 handler500 = "explorer.views.errors.server_error"

@@ -1,11 +1,21 @@
-"""The answer to an unexpected error. API clients always get the JSON envelope, never an HTML page; nothing
-here touches the database (it may be the reason we are here)."""
+"""The answers to a path that matches nothing and to an unexpected error. API clients always get the JSON
+envelope, never an HTML page; nothing here touches the database (it may be the reason we are here)."""
 from __future__ import annotations
 
 from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
+from django.views.defaults import page_not_found
 
-_API_PREFIXES = ("/api/", "/ajax-api/", "/model/")  # /model/: legacy serving's invocations
+# /model/ and /serving-endpoints/: invocations; /.well-known/: what the databricks-sdk probes for its config.
+_API_PREFIXES = ("/api/", "/ajax-api/", "/model/", "/serving-endpoints/", "/.well-known/")
+
+
+def not_found(request, exception=None):
+    """A path that matches no URL pattern (or an Http404 outside the API views, which answer their own)."""
+    if request.path.startswith(_API_PREFIXES):
+        return JsonResponse({"error_code": "ENDPOINT_NOT_FOUND",
+                             "message": f"No API endpoint at {request.path[:200]!r}."}, status=404)
+    return page_not_found(request, exception)
 
 
 def server_error(request):
