@@ -29,6 +29,28 @@ def pytest_configure(config):
     # Live-server tests: the mlflow client keeps HTTP connections alive, so persistent database connections in
     # server threads would outlive the test and block dropping the test database.
     connections.settings["default"]["CONN_MAX_AGE"] = 0
+    _flush_retries_deadlocks()
+
+
+def _flush_retries_deadlocks() -> None:
+    """Transactional tests end with a flush (TRUNCATE of every table). A background process of the session (the
+    Celery worker finishing a clean-up job of the test that just ended, a serving supervisor's tick) may hold a
+    read lock on one table while waiting for another: PostgreSQL then cancels one side of the deadlock, and when
+    that is the flush, the next test starts on the old rows. The cancelled flush is simply run again."""
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, **options):
+        for attempt in range(5):
+            try:
+                return original(self, **options)
+            except Exception as exc:
+                if attempt == 4 or "deadlock detected" not in str(exc.__cause__ or exc):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    flush.Command.handle = handle
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
