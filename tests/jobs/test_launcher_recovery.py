@@ -14,6 +14,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -84,20 +85,6 @@ def descendants(pid: int) -> set[int]:
 def alive(pids) -> set[int]:
     table = process_table()
     return {pid for pid in pids if pid in table}
-
-
-def open_files(pid: int) -> list[str]:
-    try:
-        names = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return []
-    paths = []
-    for name in names:
-        try:
-            paths.append(os.readlink(f"/proc/{pid}/fd/{name}"))
-        except OSError:
-            pass
-    return paths
 
 
 # ---------------------------------------------------------------------------------------------- backends
@@ -362,21 +349,38 @@ def wait_mid_copy(launcher: Launcher, job_id: int) -> None:
     wait_for(mid_copy, timeout=60, interval=0.1, message="the copy to be under way")
 
 
-def copying_pool_process(launcher: Launcher) -> int:
-    """The Celery pool process that has files of a version's managed location open: the one doing the copy."""
-    worker = launcher.child("worker")
-    destination = str(launcher.var_dir / "artifacts" / "registry")
+def lease_owner(launcher: Launcher, job_id: int) -> str:
+    """The job's lease owner, `host:pid:task`, read from the launcher's own database."""
+    database_url = launcher.env.get("DATABASE_URL", "")
+    if database_url.startswith("postgres"):
+        url = urlparse(database_url)
+        conn = psycopg2.connect(host=url.hostname or "127.0.0.1", port=url.port or 5432,
+                                user=url.username or "postgres", password=url.password or None,
+                                dbname=url.path.lstrip("/"))
+    else:
+        conn = sqlite3.connect(launcher.var_dir / "db.sqlite3", timeout=10)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT lease_owner FROM {Job._meta.db_table} WHERE id = {int(job_id)}")
+        return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def copying_pool_process(launcher: Launcher, job_id: int) -> int:
+    """The Celery pool process that holds the job's lease: the one doing the copy. (Its open files are no guide:
+    the throttle sleeps between files, so a poll of /proc/<pid>/fd mostly sees none open.)"""
+    pool = set(children_of(launcher.child("worker")))
 
     def find():
-        for pid in children_of(worker):
-            if any(path.startswith(destination) for path in open_files(pid)):
-                return pid
-        return None
+        parts = lease_owner(launcher, job_id).split(":")
+        pid = int(parts[1]) if len(parts) >= 2 and parts[1].isdigit() else None
+        return pid if pid in pool else None
 
-    return wait_for(find, timeout=20, interval=0.05, message="the pool process doing the copy")
+    return wait_for(find, timeout=20, interval=0.05, message="the pool process holding the job's lease")
 
 
-def kill(launcher: Launcher, what: str) -> tuple[dict[str, int], set[int]]:
+def kill(launcher: Launcher, what: str, job_id: int) -> tuple[dict[str, int], set[int]]:
     """kill -9 the process(es) of case `what`. Returns {role: pid} of the launcher's children that were killed,
     and every process that was in the killed processes' trees (all of which must be gone afterwards)."""
     if what == "web_master":
@@ -386,7 +390,7 @@ def kill(launcher: Launcher, what: str) -> tuple[dict[str, int], set[int]]:
     elif what == "worker_main":
         victims = {"worker": launcher.child("worker")}
     elif what == "worker_pool":
-        victims = {"pool process": copying_pool_process(launcher)}
+        victims = {"pool process": copying_pool_process(launcher, job_id)}
     else:
         # The issue's case: the scheduler dies, then a job's delivery is lost with its worker (the filesystem
         # broker forgets a message once delivered). Only a sweep, after the lease lapses, brings the job back.
@@ -413,7 +417,7 @@ def registration_survives(launcher: Launcher, source_run: str, source_tree, what
     before = {role: launcher.child(role) for role in ("web", "worker", "scheduler")}
     job_id = register(launcher, name, source_run)
     wait_mid_copy(launcher, job_id)
-    killed, killed_trees = kill(launcher, what)
+    killed, killed_trees = kill(launcher, what, job_id)
 
     def finished():
         job = launcher.call("GET", f"/api/2.0/explorer/jobs/{job_id}")
