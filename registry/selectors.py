@@ -85,13 +85,18 @@ def model_get(*, actor, name: str, action: Action = Action.READ) -> RegisteredMo
     return model
 
 
+MAX_VERSION_NUMBER = 2**63 - 1
+
+
 def parse_version_number(version) -> int:
     try:
         number = int(str(version).strip())
     except (TypeError, ValueError):
         raise InvalidParameter(f"Model version must be an integer, got {str(version)[:50]!r}.") from None
-    if number < 1 or number > 2**31:
-        raise InvalidParameter(f"Model version must be a positive integer, got {number}.")
+    # Any positive int64 is a version number a client may ask for (Databricks' API types it so); one that no
+    # version has is simply not found, like any other missing version.
+    if number < 1 or number > MAX_VERSION_NUMBER:
+        raise InvalidParameter(f"Model version must be a positive 64-bit integer, got {str(number)[:50]}.")
     return number
 
 

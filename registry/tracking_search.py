@@ -14,7 +14,7 @@ from registry.models import ExperimentTag, LoggedModelParam, LoggedModelTag, Met
 from registry.search import grammar
 from registry.search.grammar import Comparison
 from registry.search.like import ILike, Like
-from registry.search.pages import decode_page_token, encode_page_token
+from registry.search.pages import keyset_page
 
 _ENTITY = {
     "metric": "metric", "metrics": "metric",
@@ -185,8 +185,4 @@ def logged_models_filter(queryset, comparisons: list[Comparison]):
 # ---- pagination -------------------------------------------------------------------------------------------
 
 def paginate(queryset, *, max_results: int, page_token) -> tuple[list, str | None]:
-    offset = decode_page_token(page_token)
-    rows = list(queryset[offset:offset + max_results + 1])
-    if len(rows) > max_results:
-        return rows[:max_results], encode_page_token(offset + max_results)
-    return rows, None
+    return keyset_page(queryset, size=max_results, token=page_token)

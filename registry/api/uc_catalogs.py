@@ -1,5 +1,5 @@
 """Unity Catalog catalogs and schemas (`/api/2.1/unity-catalog/catalogs`, `/schemas`): create, get, list,
-update (comment, new name, owner) and delete (with `force`), through the catalog and grant services and the
+update (comment, new name, properties, owner) and delete (with `force`), through the catalog and grant services and the
 visibility-aware selectors."""
 from __future__ import annotations
 
@@ -28,12 +28,10 @@ def body_of(request, *, allowed: set[str] | None = None) -> dict:
         data = {}
     if not isinstance(data, dict):
         raise InvalidParameter("Request body must be a JSON object.")
-    # Managed storage is configured for the whole deployment and properties are not stored: refuse them
-    # rather than accept and silently drop what the caller asked for.
+    # Managed storage is configured for the whole deployment: refuse a storage root rather than accept and
+    # silently drop what the caller asked for.
     if data.get("storage_root"):
         raise InvalidParameter("storage_root is not supported: managed storage is configured by the server.")
-    if data.get("properties"):
-        raise InvalidParameter("properties are not supported on catalogs and schemas.")
     return data
 
 
@@ -54,7 +52,8 @@ class CatalogListView(APIView):
 
     def post(self, request):
         body = body_of(request)
-        catalog = catalog_create(actor=request.user, name=body.get("name"), comment=body.get("comment"))
+        catalog = catalog_create(actor=request.user, name=body.get("name"), comment=body.get("comment"),
+                                 properties=body.get("properties"))
         return Response(catalog_info(catalog))
 
 
@@ -85,7 +84,7 @@ class SchemaListView(APIView):
     def post(self, request):
         body = body_of(request)
         schema = schema_create(actor=request.user, catalog_name=body.get("catalog_name"), name=body.get("name"),
-                               comment=body.get("comment"))
+                               comment=body.get("comment"), properties=body.get("properties"))
         return Response(schema_info(schema))
 
 
@@ -104,12 +103,14 @@ class SchemaDetailView(APIView):
 
 
 def _patch(request, securable, update):
-    """UC's PATCH of a catalog or schema: `comment`/`new_name` through `update`, then `owner`, all or nothing."""
+    """UC's PATCH of a catalog or schema: `comment`/`new_name`/`properties` through `update`, then `owner`, all
+    or nothing."""
     body = body_of(request)
     owner = body.get("owner")
+    changes = {field: body.get(field) for field in ("comment", "new_name", "properties")}
     with all_or_nothing():
-        if body.get("comment") is not None or body.get("new_name") is not None:
-            securable = update(comment=body.get("comment"), new_name=body.get("new_name"))
+        if any(value is not None for value in changes.values()):
+            securable = update(**changes)
         if owner is not None:
             securable = update_owner(request, securable, owner)
     return securable

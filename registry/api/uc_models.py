@@ -10,8 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.base import param
-from registry.api.uc_catalogs import body_of, force_param, update_owner
-from registry.api.uc_serializers import listing, model_info, page, version_info
+from registry.api.uc_catalogs import body_of, update_owner
+from registry.api.uc_serializers import alias_info, listing, model_info, page, version_info
 from registry.errors import InvalidParameter
 from registry.models import ModelVersion
 from registry.models.models import VersionStatus
@@ -108,7 +108,8 @@ class ModelDetailView(APIView):
         return Response(model_info(model))
 
     def delete(self, request, full_name: str):
-        registered_model_delete(actor=request.user, name=uc_name(full_name), force=force_param(request))
+        # As Databricks' API does, deleting a model deletes all its versions (no `force` needed).
+        registered_model_delete(actor=request.user, name=uc_name(full_name))
         return Response({})
 
 
@@ -166,7 +167,7 @@ class AliasView(APIView):
         body = body_of(request)
         number = param(body, "version_num", int, required=True)
         found = alias_set(actor=request.user, name=uc_name(full_name), alias=alias, version=number)
-        return Response({"alias_name": found.alias, "version_num": found.version.version})
+        return Response(alias_info(found.model, alias=found.alias, version_num=found.version.version, pk=found.pk))
 
     def delete(self, request, full_name: str, alias: str):
         alias_delete(actor=request.user, name=uc_name(full_name), alias=alias)

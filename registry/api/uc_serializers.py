@@ -1,5 +1,6 @@
 """JSON of catalogs, schemas, registered models and model versions in the open-source Unity Catalog server's
-shapes (CatalogInfo, SchemaInfo, RegisteredModelInfo, ModelVersionInfo), and the paging every UC list shares."""
+shapes (CatalogInfo, SchemaInfo, RegisteredModelInfo, ModelVersionInfo) with the fields the Databricks SDK's dataclasses
+also read, and the paging every UC list shares."""
 from __future__ import annotations
 
 import json
@@ -10,12 +11,16 @@ from django.db.models import QuerySet
 from registry.api.base import ms, param
 from registry.errors import InvalidParameter
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
-from registry.search.pages import decode_page_token, encode_page_token
+from registry.search.pages import keyset_page
 from registry.source_visibility import provenance_of
 
 # Catalogs and schemas are keyed by integers here; Unity Catalog clients expect opaque UUID-shaped ids, so
 # each is derived from the row's key under a fixed namespace (stable across restarts and processes).
 _ID_NAMESPACE = uuid.UUID("6f7c1d2e-3b4a-5c6d-8e9f-a0b1c2d3e4f5")
+# One deployment is one metastore (and one workspace): a fixed id, the same in every response.
+METASTORE_ID = str(uuid.uuid5(_ID_NAMESPACE, "metastore"))
+WORKSPACE_ID = 0
+MANAGED_STORAGE_ROOT = "mlflow-artifacts:/registry"
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
@@ -34,12 +39,25 @@ def _audit_fields(obj) -> dict:
     }
 
 
+def _managed_storage() -> dict:
+    # Storage is managed for the whole deployment: every catalog and schema stores its models under one root.
+    return {"storage_root": MANAGED_STORAGE_ROOT, "storage_location": MANAGED_STORAGE_ROOT}
+
+
 def catalog_info(catalog: Catalog) -> dict:
     return {
         "name": catalog.name,
+        "full_name": catalog.name,
+        "securable_type": "CATALOG",
+        "catalog_type": "MANAGED_CATALOG",
         "comment": catalog.comment,
+        "properties": dict(catalog.properties),
+        **_managed_storage(),
         **_audit_fields(catalog),
         "id": str(uuid.uuid5(_ID_NAMESPACE, f"catalog:{catalog.pk}")),
+        "metastore_id": METASTORE_ID,
+        "isolation_mode": "OPEN",
+        "browse_only": False,
     }
 
 
@@ -48,15 +66,27 @@ def schema_info(schema: Schema) -> dict:
         "name": schema.name,
         "catalog_name": schema.catalog.name,
         "full_name": schema.full_name,
+        "catalog_type": "MANAGED_CATALOG",
         "comment": schema.comment,
+        "properties": dict(schema.properties),
+        **_managed_storage(),
         **_audit_fields(schema),
         "schema_id": str(uuid.uuid5(_ID_NAMESPACE, f"schema:{schema.pk}")),
+        "metastore_id": METASTORE_ID,
+        "browse_only": False,
     }
 
 
+def alias_info(model: RegisteredModel, *, alias: str, version_num: int, pk: int) -> dict:
+    """RegisteredModelAlias: the alias, its version and the model it belongs to."""
+    return {"alias_name": alias, "version_num": version_num, "catalog_name": model.schema.catalog.name,
+            "schema_name": model.schema.name, "model_name": model.name,
+            "id": str(uuid.uuid5(_ID_NAMESPACE, f"alias:{pk}"))}
+
+
 def alias_list(model: RegisteredModel) -> list[dict]:
-    return [{"alias_name": alias, "version_num": number}
-            for alias, number in ModelAlias.objects.filter(model=model).values_list("alias", "version__version")]
+    rows = ModelAlias.objects.filter(model=model).order_by("alias").values_list("alias", "version__version", "pk")
+    return [alias_info(model, alias=alias, version_num=number, pk=pk) for alias, number, pk in rows]
 
 
 def model_info(model: RegisteredModel, *, include_aliases: bool = False) -> dict:
@@ -69,6 +99,8 @@ def model_info(model: RegisteredModel, *, include_aliases: bool = False) -> dict
         "storage_location": model.storage_location,
         **_audit_fields(model),
         "id": str(model.uid),
+        "metastore_id": METASTORE_ID,
+        "browse_only": False,
     }
     if include_aliases:
         body["aliases"] = alias_list(model)
@@ -79,7 +111,7 @@ def version_info(mv: ModelVersion) -> dict:
     """`mv` needs its provenance for the reader (`registry.source_visibility.attach_provenance`)."""
     model = mv.model
     shown = provenance_of(mv)
-    aliases = sorted(a.alias for a in mv.aliases.all())
+    aliases = sorted(mv.aliases.all(), key=lambda a: a.alias)
     return {
         "model_name": model.name,
         "catalog_name": model.schema.catalog.name,
@@ -91,12 +123,16 @@ def version_info(mv: ModelVersion) -> dict:
         "status_message": mv.status_message,
         "storage_location": mv.storage_location,
         "comment": mv.description,
-        "aliases": [{"alias_name": a, "version_num": mv.version} for a in aliases],
+        "aliases": [alias_info(model, alias=a.alias, version_num=mv.version, pk=a.pk) for a in aliases],
         "created_at": ms(mv.created_at),
         "created_by": _username(mv.created_by),
         "updated_at": ms(mv.updated_at),
         "updated_by": _username(mv.updated_by),
         "id": str(uuid.uuid5(_ID_NAMESPACE, f"model_version:{mv.pk}")),
+        "metastore_id": METASTORE_ID,
+        # Versions here depend on nothing registered elsewhere, and one deployment is one workspace.
+        "model_version_dependencies": {"dependencies": []},
+        "run_workspace_id": WORKSPACE_ID if shown.run_id else None,
     }
 
 
@@ -107,12 +143,7 @@ def page(request, queryset: QuerySet) -> tuple[list, str | None]:
     size = param(params, "max_results", int, default=0)
     if size < 0:
         raise InvalidParameter(f"Invalid value {size} for parameter 'max_results': it must not be negative.")
-    size = min(size or DEFAULT_PAGE, MAX_PAGE)
-    offset = decode_page_token(params["page_token"])
-    rows = list(queryset[offset:offset + size + 1])
-    if len(rows) > size:
-        return rows[:size], encode_page_token(offset + size)
-    return rows, None
+    return keyset_page(queryset, size=min(size or DEFAULT_PAGE, MAX_PAGE), token=params["page_token"])
 
 
 def listing(key: str, rows: list, token: str | None) -> dict:

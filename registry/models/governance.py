@@ -21,6 +21,7 @@ class Privilege(models.TextChoices):
 class Catalog(Securable):
     name = models.CharField(max_length=255, unique=True)
     comment = models.TextField(blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)  # Unity Catalog's key/value properties
 
     class Meta:
         ordering = ["name"]
@@ -37,6 +38,7 @@ class Schema(Securable):
     catalog = models.ForeignKey(Catalog, on_delete=models.CASCADE, related_name="schemas")
     name = models.CharField(max_length=255)
     comment = models.TextField(blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)  # Unity Catalog's key/value properties
 
     class Meta:
         ordering = ["catalog__name", "name"]

@@ -22,7 +22,7 @@ from registry.search.filters import (
     version_filter_q,
 )
 from registry.search.grammar import parse_filter
-from registry.search.pages import decode_page_token, encode_page_token
+from registry.search.pages import keyset_page
 
 MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_LIMIT = 100, 1_000
 VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_LIMIT = 10_000, 200_000
@@ -34,10 +34,8 @@ class Page:
     next_page_token: str | None
 
 
-def _page(queryset, offset: int, max_results: int) -> Page:
-    rows = list(queryset[offset:offset + max_results + 1])
-    token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-    return Page(rows[:max_results], token)
+def _page(queryset, page_token, max_results: int) -> Page:
+    return Page(*keyset_page(queryset, size=max_results, token=page_token))
 
 
 def visible_models(actor):
@@ -56,8 +54,7 @@ def search_registered_models(*, actor, filter_string: str | None = None, order_b
     condition = model_filter_q(source, parse_filter(filter_string))
     ordering = order_expressions(order_by, valid=order_keys, name_expression=full_name_expression(),
                                  tiebreak=[("name", True)])
-    offset = decode_page_token(page_token)
-    page = _page(visible_models(actor).filter(condition).order_by(*ordering), offset, max_results)
+    page = _page(visible_models(actor).filter(condition).order_by(*ordering), page_token, max_results)
     load_model_details(page.items)
     return page
 
@@ -68,8 +65,7 @@ def search_model_versions(*, actor, filter_string: str | None = None, order_by=N
     condition = version_filter_q(source, parse_filter(filter_string))
     ordering = order_expressions(order_by, valid=VERSION_ORDER_KEYS, name_expression=full_name_expression("model__"),
                                  default=DEFAULT_VERSION_ORDER, tiebreak=[("name", True), ("version", False)])
-    offset = decode_page_token(page_token)
-    page = _page(visible_versions(actor).filter(condition).order_by(*ordering), offset, max_results)
+    page = _page(visible_versions(actor).filter(condition).order_by(*ordering), page_token, max_results)
     load_version_details(page.items)
     return page
 

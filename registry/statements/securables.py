@@ -88,13 +88,14 @@ def _owned_by(obj: Model, principal, *, with_groups: bool) -> Group | User | Non
 
 
 def privilege_assignments(securable: Model, principal=None) -> list[dict]:
-    """Direct grants on `securable`, one entry per principal: the permissions API's PermissionsList."""
+    """Direct grants on `securable`, one entry per principal: the permissions API's PermissionsList, privileges
+    spelled as the Databricks API spells them (`USE_CATALOG`)."""
     grants = grants_on(securable)
     if principal is not None:
         grants = grants.filter(_principal_q(principal, with_groups=False))
     by_principal: dict[str, list[str]] = {}
     for grant in grants:
-        by_principal.setdefault(grant.principal_name, []).append(privilege_label(grant.privilege))
+        by_principal.setdefault(grant.principal_name, []).append(grant.privilege)
     return [{"principal": name, "privileges": sorted(privs)} for name, privs in sorted(by_principal.items())]
 
 
@@ -118,13 +119,13 @@ def effective_assignments(securable: Model, principal=None) -> list[dict]:
             bucket.append(entry)
 
     for level in _chain(securable):
-        where = {} if level is securable else {"inherited_from_type": kind_of(level),
+        where = {} if level is securable else {"inherited_from_type": OBJECT_TYPE[kind_of(level)],
                                                "inherited_from_name": level.full_name}
         grants = grants_on(level).filter(privilege__in=relevant)
         if principal is not None:
             grants = grants.filter(_principal_q(principal, with_groups=True))
         for grant in grants:
-            entry = {"privilege": privilege_label(grant.privilege), **where}
+            entry = {"privilege": grant.privilege, **where}
             if principal is not None and isinstance(principal, User) and grant.group_id:
                 entry["via_group"] = grant.group.name
             add(_name(principal) if principal is not None else grant.principal_name, entry)
@@ -140,7 +141,7 @@ def effective_assignments(securable: Model, principal=None) -> list[dict]:
                     entry["via_group"] = _name(holder)
                 add(_name(principal), entry)
     if isinstance(principal, User) and permissions.is_admin(principal):
-        add(_name(principal), {"privilege": Privilege.ALL_PRIVILEGES.label, "via_metastore_admin": True})
+        add(_name(principal), {"privilege": Privilege.ALL_PRIVILEGES.value, "via_metastore_admin": True})
     return [{"principal": name, "privileges": privs} for name, privs in sorted(entries.items())]
 
 

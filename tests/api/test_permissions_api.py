@@ -29,12 +29,12 @@ def test_get_permissions_of_a_catalog_lists_direct_grants_per_principal(api, adm
     grant_add(actor=admin, securable=governed.catalog, principal=team, privilege="CREATE SCHEMA")
     body = api(reader).get(f"{UC}/permissions/catalog/prod").json()
     assert body == {"privilege_assignments": [
-        {"principal": "ml_team", "privileges": ["CREATE SCHEMA"]},
-        {"principal": "owner", "privileges": ["USE CATALOG"]},
-        {"principal": "reader", "privileges": ["USE CATALOG"]},
+        {"principal": "ml_team", "privileges": ["CREATE_SCHEMA"]},
+        {"principal": "owner", "privileges": ["USE_CATALOG"]},
+        {"principal": "reader", "privileges": ["USE_CATALOG"]},
     ]}
     only = api(reader).get(f"{UC}/permissions/catalog/prod", {"principal": "ml_team"}).json()
-    assert only == {"privilege_assignments": [{"principal": "ml_team", "privileges": ["CREATE SCHEMA"]}]}
+    assert only == {"privilege_assignments": [{"principal": "ml_team", "privileges": ["CREATE_SCHEMA"]}]}
 
 
 @pytest.mark.django_db
@@ -45,7 +45,7 @@ def test_models_are_function_securables(api, iris, owner, reader, securable_type
                                 format="json")
     assert response.status_code == 200, response.content
     assert response.json() == {"privilege_assignments": [{"principal": "reader",
-                                                           "privileges": ["APPLY TAG", "EXECUTE"]}]}
+                                                           "privileges": ["APPLY_TAG", "EXECUTE"]}]}
     removed = api(owner).patch(f"{UC}/permissions/{securable_type}/{MODEL}",
                                {"changes": [{"principal": "reader", "add": [], "remove": ["APPLY TAG"]}]},
                                format="json")
@@ -124,17 +124,17 @@ def test_effective_permissions_show_where_each_privilege_comes_from(api, admin, 
     body = api(admin).get(f"{UC}/effective-permissions/function/{MODEL}", {"principal": "member"}).json()
     assert body == {"privilege_assignments": [{"principal": "member", "privileges": [
         {"privilege": "EXECUTE", "via_group": "ml_team"},
-        {"privilege": "USE SCHEMA", "inherited_from_type": "schema", "inherited_from_name": "prod.ml_team"},
-        {"privilege": "USE CATALOG", "inherited_from_type": "catalog", "inherited_from_name": "prod",
+        {"privilege": "USE_SCHEMA", "inherited_from_type": "SCHEMA", "inherited_from_name": "prod.ml_team"},
+        {"privilege": "USE_CATALOG", "inherited_from_type": "CATALOG", "inherited_from_name": "prod",
          "via_group": "ml_team"},
     ]}]}
     owner_view = api(admin).get(f"{UC}/effective-permissions/registered_model/{MODEL}",
                                 {"principal": "owner"}).json()["privilege_assignments"][0]["privileges"]
     assert {"privilege": "OWN"} in owner_view
-    assert {"privilege": "USE SCHEMA", "inherited_from_type": "schema",
+    assert {"privilege": "USE_SCHEMA", "inherited_from_type": "SCHEMA",
             "inherited_from_name": "prod.ml_team"} in owner_view
     # CREATE MODEL on the schema means nothing for the model itself, so it is not listed there.
-    assert all(p["privilege"] != "CREATE MODEL" for p in owner_view)
+    assert all(p["privilege"] != "CREATE_MODEL" for p in owner_view)
 
 
 @pytest.mark.django_db
@@ -142,10 +142,10 @@ def test_effective_permissions_of_everyone_include_owners_and_admins(api, admin,
     everyone = api(admin).get(f"{UC}/effective-permissions/schema/prod.ml_team").json()["privilege_assignments"]
     by_name = {a["principal"]: a["privileges"] for a in everyone}
     assert {"privilege": "OWN"} in by_name["admin"]
-    assert {"privilege": "USE CATALOG", "inherited_from_type": "catalog",
+    assert {"privilege": "USE_CATALOG", "inherited_from_type": "CATALOG",
             "inherited_from_name": "prod"} in by_name["reader"]
     admin_view = api(admin).get(f"{UC}/effective-permissions/catalog/prod", {"principal": "admin"}).json()
-    assert {"privilege": "ALL PRIVILEGES", "via_metastore_admin": True} in \
+    assert {"privilege": "ALL_PRIVILEGES", "via_metastore_admin": True} in \
         admin_view["privilege_assignments"][0]["privileges"]
 
 

@@ -198,16 +198,18 @@ def test_model_get_update_rename_owner_and_delete(api, iris, owner, team):
     assert response.json()["full_name"] == "prod.ml_team.iris2" and response.json()["comment"] == "petals"
     response = api(owner).patch(f"{UC}/models/prod.ml_team.iris2", {"new_name": "prod.other.iris"}, format="json")
     assert response.status_code == 400
-    refused = api(owner).delete(f"{UC}/models/prod.ml_team.iris2")
-    assert refused.status_code == 400 and "force" in refused.json()["message"]
     response = api(owner).patch(f"{UC}/models/prod.ml_team.iris2", {"owner": "ml_team"}, format="json")
     assert response.json()["owner"] == "ml_team"
     # Handing the model to a group she is not in leaves the owner of the schema's objects without rights on it.
-    assert api(owner).delete(f"{UC}/models/prod.ml_team.iris2?force=true").status_code == 404
+    assert api(owner).delete(f"{UC}/models/prod.ml_team.iris2").status_code == 404
 
 
 @pytest.mark.django_db
-def test_model_delete_with_force(api, iris, owner):
+def test_model_delete_takes_its_versions_with_or_without_force(api, iris, owner):
+    make_version(owner, MODEL)
+    assert api(owner).delete(f"{UC}/models/{MODEL}").json() == {}
+    assert not RegisteredModel.objects.exists() and not ModelVersion.objects.exists()
+    make_model(owner, MODEL)
     assert api(owner).delete(f"{UC}/models/{MODEL}?force=true").json() == {}
     assert not RegisteredModel.objects.exists()
 
@@ -266,14 +268,16 @@ def test_version_list_get_update_delete(api, iris, owner):
 def test_aliases_set_get_move_and_delete(api, iris, owner):
     make_version(owner, MODEL)
     response = api(owner).put(f"{UC}/models/{MODEL}/aliases/Champion", {"version_num": 1}, format="json")
-    assert response.status_code == 200 and response.json() == {"alias_name": "Champion", "version_num": 1}
+    where = {"catalog_name": "prod", "schema_name": "ml_team", "model_name": "iris"}
+    alias_id = response.json().pop("id")
+    assert response.status_code == 200 and response.json() == {"alias_name": "Champion", "version_num": 1, **where}
     assert api(owner).get(f"{UC}/models/{MODEL}/aliases/Champion").json()["version"] == 1
     api(owner).put(f"{UC}/models/{MODEL}/aliases/Champion", {"version_num": 2}, format="json")
     info = api(owner).get(f"{UC}/models/{MODEL}", {"include_aliases": "true"}).json()
-    assert info["aliases"] == [{"alias_name": "Champion", "version_num": 2}]
+    assert info["aliases"] == [{"alias_name": "Champion", "version_num": 2, **where, "id": alias_id}]
     assert "aliases" not in api(owner).get(f"{UC}/models/{MODEL}").json()
     assert api(owner).get(f"{UC}/models/{MODEL}/versions/2").json()["aliases"] == [
-        {"alias_name": "Champion", "version_num": 2}]
+        {"alias_name": "Champion", "version_num": 2, **where, "id": alias_id}]
     assert api(owner).delete(f"{UC}/models/{MODEL}/aliases/Champion").json() == {}
     assert not ModelAlias.objects.exists()
 

@@ -85,7 +85,9 @@ def test_bad_catalog_names_are_400(api, admin, name):
     {"name": "c", "comment": 5},
     {"name": "c", "comment": "x" * 100_000},
     {"name": "c", "storage_root": "s3://bucket/root"},
-    {"name": "c", "properties": {"k": "v"}},
+    {"name": "c", "properties": {"k": 5}},
+    {"name": "c", "properties": ["k", "v"]},
+    {"name": "c", "properties": {"": "v"}},
 ])
 def test_bad_catalog_fields_are_400(api, admin, body):
     response = api(admin).post(f"{UC}/catalogs", body, format="json")
