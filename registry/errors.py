@@ -21,6 +21,12 @@ class InvalidParameter(RegistryError):
     error_code = "INVALID_PARAMETER_VALUE"
 
 
+class BadRequest(InvalidParameter):
+    """A request missing what the endpoint cannot do without, where MLflow answers BAD_REQUEST (400)."""
+
+    error_code = "BAD_REQUEST"
+
+
 class InvalidState(RegistryError):
     """The object exists and may be changed in general, but not in its current state (e.g. files a registered
     version was created from)."""

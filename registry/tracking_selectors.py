@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
 from registry import permissions
@@ -31,6 +31,7 @@ from registry.tracking_search import (
     experiments_filter,
     latest_metric,
     logged_models_filter,
+    numeric_q,
     paginate,
     parse_filter,
     parse_order_by,
@@ -39,6 +40,7 @@ from registry.tracking_search import (
 
 INT64_MAX = 2**63 - 1
 MAX_EXPERIMENT_IDS = 1000
+MAX_DATASET_FILTERS = 100
 VIEW_TYPES = {"ACTIVE_ONLY": ("active",), "DELETED_ONLY": ("deleted",), "ALL": ("active", "deleted")}
 _VIEW_TYPE_NUMBERS = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}
 
@@ -205,7 +207,7 @@ def run_details(runs: list[Run]) -> dict[int, RunDetails]:
     return out
 
 
-def _experiment_ids(values) -> list[int]:
+def parse_experiment_ids(values) -> list[int]:
     if len(values) > MAX_EXPERIMENT_IDS:
         raise InvalidParameter(f"A search may name at most {MAX_EXPERIMENT_IDS} experiments, got {len(values)}.")
     return [parse_experiment_id(e, "experiment_ids") for e in values]
@@ -213,7 +215,7 @@ def _experiment_ids(values) -> list[int]:
 
 def run_search(*, actor, experiment_ids, filter_string=None, view_type=None, order_by=None, max_results: int,
                page_token=None) -> tuple[list[Run], str | None]:
-    ids = _experiment_ids(experiment_ids)
+    ids = parse_experiment_ids(experiment_ids)
     stages = parse_view_type(view_type)
     qs = run_list_visible(actor=actor).select_related("experiment").filter(
         experiment_id__in=ids, lifecycle_stage__in=stages)
@@ -312,11 +314,36 @@ def logged_model_details(models: list[LoggedModel]) -> dict[int, LoggedModelDeta
     return out
 
 
+def _on_datasets(qs: QuerySet[LoggedModel], comparisons, datasets) -> QuerySet[LoggedModel]:
+    """MLflow's `datasets` clause of a logged-model search: [{dataset_name, dataset_digest?}, ...]. Each metric
+    comparison must hold for a metric logged on one of them; without metric comparisons, a model must have some
+    metric logged on one of them."""
+    if not datasets:
+        return qs
+    if not isinstance(datasets, list) or len(datasets) > MAX_DATASET_FILTERS:
+        raise InvalidParameter(f"datasets must be a list of at most {MAX_DATASET_FILTERS} objects.")
+    on_datasets = Q(pk__in=[])
+    for d in datasets:
+        name = d.get("dataset_name") if isinstance(d, dict) else None
+        if not name or not isinstance(name, str):
+            raise InvalidParameter("`dataset_name` in the `datasets` clause must be specified.")
+        digest = d.get("dataset_digest")
+        if digest not in (None, "") and not isinstance(digest, str):
+            raise InvalidParameter("`dataset_digest` in the `datasets` clause must be a string.")
+        on_datasets |= Q(dataset_name=name, dataset_digest=digest) if digest else Q(dataset_name=name)
+    rows = Metric.objects.filter(on_datasets, model_id=OuterRef("model_id"))
+    metric_comparisons = [c for c in comparisons if c.entity == "metric"]
+    for c in metric_comparisons:
+        qs = qs.filter(Exists(rows.filter(numeric_q("value", c.op, c.value), key=c.key)))
+    return qs if metric_comparisons else qs.filter(Exists(rows))
+
+
 def logged_model_search(*, actor, experiment_ids, filter_string=None, order_by=None, max_results: int,
-                        page_token=None) -> tuple[list[LoggedModel], str | None]:
-    ids = _experiment_ids(experiment_ids)
+                        page_token=None, datasets=None) -> tuple[list[LoggedModel], str | None]:
+    ids = parse_experiment_ids(experiment_ids)
     qs = logged_model_list_visible(actor=actor).filter(experiment_id__in=ids, lifecycle_stage="active")
-    qs = logged_models_filter(qs, parse_filter(filter_string))
+    comparisons = parse_filter(filter_string)
+    qs = _on_datasets(logged_models_filter(qs, comparisons), comparisons, datasets)
     ordering = []
     if order_by in (None, ""):
         order_by = []

@@ -7,6 +7,7 @@ is refused with 411 (registry/request_guard.py), one shorter than announced is r
 Downloads stream back with a Content-Length. Who may touch which path is `authorize_artifact_path`'s call."""
 from __future__ import annotations
 
+import io
 import mimetypes
 import posixpath
 
@@ -17,7 +18,13 @@ from rest_framework.views import APIView
 
 from registry import storage
 from registry.artifact_access import authorize_artifact_path, refuse_if_registered
+from registry.errors import InvalidParameter
+from registry.api.base import MlflowView, param
 from registry.request_guard import ChunkedBody, announced_length, is_chunked
+from registry.sources import artifact_path_of
+from registry.tracking_selectors import run_get
+
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the UI's upload-artifact, as MLflow's server limits it
 
 # Types a browser would render or run: served as plain text so an uploaded artifact can never script the
 # explorer's own origin (the ajax-api prefix is reachable with the session cookie).
@@ -36,18 +43,7 @@ class ArtifactView(APIView):
     def get(self, request, artifact_path: str | None = None):
         if artifact_path is None:
             return self._list(request)
-        path = authorize_artifact_path(request.user, artifact_path, write=False)
-        handle = storage.open_read(path)
-        length = handle.size
-        name = posixpath.basename(path)
-        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        if content_type in _ACTIVE_TYPES:
-            content_type = "text/plain"
-        response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
-        response.block_size = storage.CHUNK_SIZE
-        response["Content-Length"] = str(length)
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return download_response(authorize_artifact_path(request.user, artifact_path, write=False))
 
     def _list(self, request):
         path = authorize_artifact_path(request.user, request.query_params.get("path", ""), write=False)
@@ -74,6 +70,54 @@ class ArtifactView(APIView):
         return Response({})
 
 
+def owner_artifact_path(actor, artifact_uri: str, relative: str) -> str:
+    """The store path of `relative` (already cleaned) below a run's or logged model's artifact root, if `actor`
+    may read it."""
+    root = artifact_path_of(artifact_uri)
+    return authorize_artifact_path(actor, posixpath.join(root, relative) if relative else root, write=False)
+
+
+def listing_response(root_uri: str, path: str, relative: str) -> Response:
+    """MLflow's ListArtifacts answer for the directory at `path`: entries named relative to the owner's artifact
+    root (`relative` is where `path` is inside it), in name order; no `files` when there is nothing."""
+    files = []
+    for entry in storage.list_dir(path):
+        item = {"path": posixpath.join(relative, entry.path) if relative else entry.path, "is_dir": entry.is_dir}
+        if not entry.is_dir:
+            item["file_size"] = entry.size
+        files.append(item)
+    files.sort(key=lambda item: item["path"])
+    return Response({"root_uri": root_uri, "files": files} if files else {"root_uri": root_uri})
+
+
+class RunArtifactListView(MlflowView):
+    """GET /api/2.0/mlflow/artifacts/list?run_id=&path=: one level of a run's artifacts (what the MLflow UI's
+    artifact browser reads). Everything is listed at once: no page token is handed out."""
+
+    def get(self, request):
+        p = self.params(request)
+        relative = param(p, "path", default="")
+        relative = storage.clean_relative_path(relative) if relative else ""
+        run = run_get(actor=request.user, run_id=param(p, "run_id", required=True, aliases=("run_uuid",)))
+        return listing_response(run.artifact_uri, owner_artifact_path(request.user, run.artifact_uri, relative),
+                                relative)
+
+
+def download_response(path: str) -> FileResponse:
+    """The file at `path` (already authorized) streamed as an attachment that a browser will not render."""
+    handle = storage.open_read(path)
+    length = handle.size
+    name = posixpath.basename(path)
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if content_type in _ACTIVE_TYPES:
+        content_type = "text/plain"
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response.block_size = storage.CHUNK_SIZE
+    response["Content-Length"] = str(length)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _upload_stream(django_request):
     """The request body as a stream, and its announced length (None for a chunked body, read to its end).
     RequestGuardMiddleware has refused every upload whose length cannot be known, so one of the two holds."""
@@ -81,6 +125,35 @@ def _upload_stream(django_request):
         return ChunkedBody(django_request), None
     # HttpRequest.read is bounded by Content-Length and does not buffer.
     return django_request, announced_length(django_request)
+
+
+class UploadArtifactView(APIView):
+    """POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=: the MLflow UI's small upload (at most 10 MB,
+    the body is the file) into a run's artifacts, checked in MLflow's order, then written like a proxy PUT."""
+
+    parser_classes: list = []
+
+    def post(self, request):
+        run_id, path = request.query_params.get("run_uuid"), request.query_params.get("path")
+        if not run_id:
+            raise InvalidParameter("Request must specify run_uuid.")
+        if not path:
+            raise InvalidParameter("Request must specify path.")
+        path = storage.clean_relative_path(path)
+        length = announced_length(request._request)
+        if length is not None and length > UPLOAD_MAX_BYTES:
+            raise InvalidParameter("Artifact size is too large. Max size is 10MB.")
+        data = request._request.read(UPLOAD_MAX_BYTES + 1)
+        if not data:
+            raise InvalidParameter("Request must specify data.")
+        if len(data) > UPLOAD_MAX_BYTES:
+            raise InvalidParameter("Artifact size is too large. Max size is 10MB.")
+        run = run_get(actor=request.user, run_id=run_id)
+        target = authorize_artifact_path(request.user, f"{run.experiment_id}/{run.run_id}/artifacts/{path}",
+                                         write=True)
+        storage.save_stream(target, io.BytesIO(data), expected_size=len(data),
+                            before_commit=lambda: refuse_if_registered(request.user, target))
+        return Response({})
 
 
 class ServerInfoView(APIView):

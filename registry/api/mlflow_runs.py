@@ -136,7 +136,8 @@ class MetricHistoryView(MlflowView):
     def get(self, request):
         p = self.params(request)
         limit = None
-        if p.get("max_results") not in (None, ""):
+        if p.get("max_results") not in (None, "") or p.get("page_token") not in (None, ""):
+            # A page token without max_results still pages (and a malformed one is refused, as MLflow does).
             limit = max_results_param(p, default=HISTORY_MAX_RESULTS_LIMIT, limit=HISTORY_MAX_RESULTS_LIMIT)
         metrics, token = metric_history(actor=request.user, run_id=_run_id(p),
                                         key=param(p, "metric_key", required=True), max_results=limit,

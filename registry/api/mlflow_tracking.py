@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from registry.api.base import MlflowView, max_results_param, ok, param
 from registry.api.mlflow_tracking_json import experiment_json
+from registry.errors import InvalidParameter
 from registry.services import tracking as services
+from registry.tracking_history import dataset_summaries
 from registry.tracking_selectors import (
     experiment_get,
     experiment_get_by_name,
@@ -13,6 +15,7 @@ from registry.tracking_selectors import (
 
 SEARCH_MAX_RESULTS_DEFAULT = 1000
 SEARCH_MAX_RESULTS_LIMIT = 50000
+DATASETS_MAX_EXPERIMENT_IDS = 20
 
 
 class ExperimentCreateView(MlflowView):
@@ -94,3 +97,19 @@ class ExperimentDeleteTagView(MlflowView):
         services.experiment_delete_tag(actor=request.user, experiment_id=param(p, "experiment_id", required=True),
                                        key=param(p, "key", required=True))
         return ok()
+
+
+class SearchDatasetsView(MlflowView):
+    """experiments/search-datasets (ajax prefix only, as MLflow serves it): what the UI's dataset filter offers."""
+
+    def post(self, request):
+        if (request.content_type or "").split(";")[0].strip() != "application/json":
+            raise InvalidParameter("Bad Request. Content-Type must be one of ['application/json'].")
+        experiment_ids = param(self.params(request), "experiment_ids", list, default=[])
+        if not experiment_ids:
+            raise InvalidParameter("SearchDatasets request must specify at least one experiment_id.")
+        if len(experiment_ids) > DATASETS_MAX_EXPERIMENT_IDS:
+            raise InvalidParameter(f"SearchDatasets request cannot specify more than {DATASETS_MAX_EXPERIMENT_IDS} "
+                                   f"experiment_ids. Received {len(experiment_ids)} experiment_ids.")
+        summaries = dataset_summaries(actor=request.user, experiment_ids=experiment_ids)
+        return ok({"dataset_summaries": summaries} if summaries else {})

@@ -26,10 +26,14 @@ def experiment_json(experiment: Experiment) -> dict:
     return out
 
 
+def _metric_value(metric: Metric) -> float | str:
+    return "NaN" if metric.is_nan or metric.value is None else finite(metric.value)
+
+
 def metric_json(metric: Metric, *, with_run: bool = False) -> dict:
     out = {
         "key": metric.key,
-        "value": "NaN" if metric.is_nan or metric.value is None else finite(metric.value),
+        "value": _metric_value(metric),
         "timestamp": metric.timestamp,
         "step": metric.step,
     }
@@ -39,6 +43,12 @@ def metric_json(metric: Metric, *, with_run: bool = False) -> dict:
     if with_run:
         out["run_id"] = metric.run.run_id
     return out
+
+
+def metric_with_run_json(metric: Metric) -> dict:
+    """MLflow's MetricWithRunId: a point of a history read across several runs."""
+    return {"key": metric.key, "value": _metric_value(metric), "timestamp": metric.timestamp, "step": metric.step,
+            "run_id": metric.run.run_id}
 
 
 def run_info_json(run: Run) -> dict:

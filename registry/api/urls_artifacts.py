@@ -2,9 +2,14 @@
 (session)."""
 from django.urls import re_path
 
-from registry.api.artifacts import ArtifactView, ServerInfoView
+from registry.api.artifacts import ArtifactView, RunArtifactListView, ServerInfoView, UploadArtifactView
+from registry.api.base import mlflow_paths
 
-urlpatterns: list = []
+urlpatterns: list = [
+    *mlflow_paths("artifacts/list", RunArtifactListView.as_view(), "mlflow-artifacts-list"),
+    # MLflow's UI upload: served under /ajax-api/ only, as MLflow does.
+    *mlflow_paths("upload-artifact", UploadArtifactView.as_view(), "mlflow-upload-artifact", ajax_only=True),
+]
 for prefix in ("api", "ajax-api"):
     name_prefix = "" if prefix == "api" else "ajax-"
     urlpatterns += [

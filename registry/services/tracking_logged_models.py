@@ -1,6 +1,7 @@
 """MLflow 3 logged models: create (PENDING), finalize (READY / UPLOAD_FAILED), tags, params, delete."""
 from __future__ import annotations
 
+import json
 import uuid
 
 from django.db import IntegrityError, transaction
@@ -31,6 +32,7 @@ STATUSES = ("LOGGED_MODEL_STATUS_UNSPECIFIED", "LOGGED_MODEL_PENDING", "LOGGED_M
             "LOGGED_MODEL_UPLOAD_FAILED")
 MAX_PARAMS_PER_REQUEST = 100
 MAX_TAGS_PER_REQUEST = 100
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # the registry versions made from a logged model, as MLflow keeps it
 
 
 def _status(value) -> str:
@@ -75,6 +77,23 @@ def _write_tags(model: LoggedModel, pairs: list[tuple[str, str]]) -> None:
         [LoggedModelTag(logged_model=model, key=k, value=v) for k, v in dict(pairs).items()],
         update_conflicts=True, unique_fields=["logged_model", "key"], update_fields=["value"],
     )
+
+
+def logged_model_record_version(model: LoggedModel, *, name: str, version: int) -> None:
+    """Part of registering `version` of `name` from `model` (model_version_create, which authorized it): append
+    it to the model's mlflow.modelVersions tag, as MLflow's server does. The tag row is locked so concurrent
+    registrations from one model each keep their entry."""
+    tag, _ = LoggedModelTag.objects.select_for_update().get_or_create(logged_model=model, key=MODEL_VERSIONS_TAG,
+                                                                      defaults={"value": "[]"})
+    try:
+        entries = json.loads(tag.value)
+    except ValueError:
+        entries = []
+    entries = entries if isinstance(entries, list) else []
+    entry = {"name": name, "version": version}
+    if entry not in entries:
+        tag.value = json.dumps(entries + [entry])
+        tag.save(update_fields=["value"])
 
 
 @service("logged_model.create")

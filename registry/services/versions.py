@@ -15,7 +15,9 @@ from registry.permissions import Action
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, require_text, service
 from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
+from registry.services.tracking_logged_models import logged_model_record_version
 from registry.sources import resolve_source
+from registry.tracking_selectors import logged_model_list_visible
 
 STAGE_NAMES = {s.value.lower(): s.value for s in Stage}
 
@@ -71,6 +73,8 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         mv.save(update_fields=["storage_location"])
     if tag_values:
         ModelVersionTag.objects.bulk_create(ModelVersionTag(version=mv, key=k, value=v) for k, v in tag_values.items())
+    if model_id:
+        _record_on_logged_model(actor, model_id, name=model.full_name, version=mv.version)
     audit.record(actor=actor, action="model_version.create", obj=mv,
                  params={"name": model.full_name, "version": mv.version, "source": source, "run_id": mv.run_id})
     if unity:
@@ -78,6 +82,14 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
 
         start_registration(actor=actor, version=mv, source_location=resolved.location)
     return mv
+
+
+def _record_on_logged_model(actor, model_id: str, *, name: str, version: int) -> None:
+    """A version registered with a `model_id` is listed on that logged model (when the actor may read it: the
+    tag of a model it cannot see is not its to change)."""
+    logged = logged_model_list_visible(actor=actor).filter(model_id=model_id).first()
+    if logged is not None:
+        logged_model_record_version(logged, name=name, version=version)
 
 
 @service("model_version.update")
