@@ -3,7 +3,8 @@ its work from the database, so any number of machines may run one against the sa
 drains and stops its model processes and hands its deployments back.
 
 Environment: SERVING_HOST (the address pools listen on, default 127.0.0.1: the web tier must reach it),
-SERVING_LEASE_SECONDS, SERVING_STARTUP_SECONDS, SERVING_REQUEST_TIMEOUT_SECONDS, SERVING_MAX_DEPLOYMENTS."""
+SERVING_LEASE_SECONDS, SERVING_STARTUP_SECONDS, SERVING_REQUEST_TIMEOUT_SECONDS, SERVING_MAX_DEPLOYMENTS;
+SERVING_ENV_MANAGER and SERVING_ENV_ROOT come from the Django settings."""
 from __future__ import annotations
 
 import logging
@@ -13,6 +14,8 @@ import sys
 
 
 def settings_from_env():
+    from django.conf import settings
+
     from explorer.env import env_int, env_str
     from registry.serving.supervisor import SupervisorSettings
 
@@ -23,6 +26,8 @@ def settings_from_env():
         startup_seconds=float(env_int("SERVING_STARTUP_SECONDS", 180, minimum=5)),
         request_timeout_seconds=env_int("SERVING_REQUEST_TIMEOUT_SECONDS", 60, minimum=1),
         max_deployments=env_int("SERVING_MAX_DEPLOYMENTS", 0),
+        env_manager=settings.SERVING_ENV_MANAGER,
+        env_root=str(settings.SERVING_ENV_ROOT),
     )
 
 

@@ -272,3 +272,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 # The "Generate" button's description drafter: a dotted path to a callable (explorer/generators.py).
 DESCRIPTION_GENERATOR = env_str("DESCRIPTION_GENERATOR", "")
+# Where served versions run (registry/serving/environments.py): `local`, the supervisor's own environment (a
+# version's recorded requirements are checked against it), or `virtualenv`, one virtual environment per distinct
+# requirements set, built with pip from the package index and cached by hash under SERVING_ENV_ROOT.
+SERVING_ENV_MANAGER = env_choice("SERVING_ENV_MANAGER", "local", ("local", "virtualenv"))
+SERVING_ENV_ROOT = Path(env_str("SERVING_ENV_ROOT", str(VAR_DIR / "serving" / "envs")))

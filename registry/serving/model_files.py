@@ -96,7 +96,7 @@ def requirement_problems(model_dir: Path) -> tuple[list[str], list[str]]:
             continue  # a URL or a local path: pip's business, not comparable to a version
         if requirement.marker and not requirement.marker.evaluate():
             continue
-        installed = _installed_version(requirement.name)
+        installed = installed_version(requirement.name)
         if installed is None:
             notes.append(f"{requirement.name} ({line}) is not installed")
         elif requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
@@ -104,7 +104,7 @@ def requirement_problems(model_dir: Path) -> tuple[list[str], list[str]]:
     return mismatches, notes
 
 
-def _installed_version(name: str) -> str | None:
+def installed_version(name: str) -> str | None:
     for distribution in SAME_PACKAGE.get(canonicalize_name(name), (name,)):
         try:
             return importlib.metadata.version(distribution)

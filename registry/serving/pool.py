@@ -22,10 +22,11 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 HEALTH_TIMEOUT = 1.0  # seconds; /ping is answered by the event loop even while a prediction runs in a thread
 
 
-def clean_environment(*, home: Path, request_timeout: int, graceful_seconds: int) -> dict[str, str]:
+def clean_environment(*, home: Path, request_timeout: int, graceful_seconds: int,
+                      python: str = sys.executable) -> dict[str, str]:
     """The whole environment of a model process: nothing inherited from the supervisor (which holds the database
     URL, the secret key and whatever else the operator exported)."""
-    bindir = os.path.dirname(sys.executable)
+    bindir = os.path.dirname(python)
     return {
         "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home),
@@ -61,11 +62,13 @@ class ModelProcess:
 
 class ModelPool:
     def __init__(self, *, deployment_id: int, model_dir: Path, workers: int, workdir: Path, log_path: Path,
-                 host: str, request_timeout: int, graceful_seconds: int):
+                 host: str, request_timeout: int, graceful_seconds: int, python: str = sys.executable):
         self.deployment_id = deployment_id
         self.model_dir, self.workers, self.workdir, self.log_path = model_dir, workers, workdir, log_path
         self.host = host
-        self.env = clean_environment(home=workdir, request_timeout=request_timeout, graceful_seconds=graceful_seconds)
+        self.python = python  # this deployment's own interpreter, or a virtual environment's (environments.py)
+        self.env = clean_environment(home=workdir, request_timeout=request_timeout, graceful_seconds=graceful_seconds,
+                                     python=python)
         self.listener = socket.create_server((host, 0), backlog=1024)
         self.address = f"http://{host}:{self.listener.getsockname()[1]}"
         self.processes: dict[int, ModelProcess] = {}
@@ -81,7 +84,7 @@ class ModelPool:
         try:
             with open(self.log_path, "ab") as log:
                 proc = subprocess.Popen(
-                    [sys.executable, "-I", "-u", str(MODEL_PROCESS), "--model-path", str(self.model_dir),
+                    [self.python, "-I", "-u", str(MODEL_PROCESS), "--model-path", str(self.model_dir),
                      "--listen-fd", str(self.listener.fileno()), "--health-fd", str(health.fileno()),
                      "--deployment", str(self.deployment_id)],
                     cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

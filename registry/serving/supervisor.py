@@ -3,7 +3,8 @@
 Each tick it reconciles, renews the leases of the deployments it runs (and stops at once any pool whose lease it
 lost), claims unleased PENDING deployments, and steps every pool it runs:
 
-- starting: the version's files are copied out of storage, its requirements checked, `workers` model processes
+- starting: the version's files are copied out of storage, its requirements checked (or, with the virtualenv env
+  manager, its environment built in the background: registry.serving.environments), `workers` model processes
   started (registry.serving.pool); READY with the pool's address once every process answers its health check;
   FAILED with the reason if one exits while loading, the start takes too long or the requirements do not match.
 - running: a process that exits (or stops answering health checks) is an event and is restarted; one that keeps
@@ -19,10 +20,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
@@ -30,7 +33,7 @@ from django.utils import timezone
 
 from registry.errors import RegistryError
 from registry.models import ServedModel, ServingDeployment, ServingEvent
-from registry.serving import model_files
+from registry.serving import environments, model_files
 from registry.serving.pool import ModelPool, check_pools, describe_exit
 from registry.serving.reconcile import reconcile_all, record_event
 
@@ -56,6 +59,8 @@ class SupervisorSettings:
     restart_window_seconds: float = 300.0
     failed_health_checks: int = 3  # consecutive, before a hung process is killed and restarted
     max_deployments: int = 0  # 0: no limit
+    env_manager: str = "local"  # local: this environment, requirements checked | virtualenv: one built per set
+    env_root: str = ""  # where virtualenv builds live; default VAR_DIR/serving/envs
 
 
 @dataclass
@@ -75,6 +80,16 @@ class Running:
     restarting: set = field(default_factory=set)  # slots restarted after a crash, not yet healthy again
     drain_at: float = 0.0
     drain_signalled: bool = False
+    environment: str = ""  # the virtual environment it runs in, for the events
+
+
+@dataclass
+class Building:
+    """A deployment this supervisor holds while its environment is built (no pool yet)."""
+
+    id: int
+    model_dir: object
+    build: environments.Build
 
 
 class Supervisor:
@@ -82,6 +97,9 @@ class Supervisor:
         self.settings = settings or SupervisorSettings()
         self.ident = ident or f"{socket.gethostname()}:{os.getpid()}"
         self.running: dict[int, Running] = {}
+        self.building: dict[int, Building] = {}
+        self.env_root = Path(self.settings.env_root or model_files.serving_root() / "envs")
+        self.builder = environments.Builder(self.env_root)
         self.lease_valid_until = 0.0  # monotonic: when the leases last renewed lapse
         self.next_reconcile_at = 0.0
 
@@ -104,6 +122,7 @@ class Supervisor:
                 self.next_reconcile_at = now + self.settings.reconcile_seconds
             self.renew_leases()
             self.claim()
+            self.finish_builds()
             self.check_health()
             for running in list(self.running.values()):
                 try:
@@ -126,6 +145,7 @@ class Supervisor:
             for running in list(self.running.values()):
                 running.pool.kill()
                 del self.running[running.id]
+            self.building.clear()  # the builds go on and are cached; the deployments are no longer ours
 
     # ---- leases --------------------------------------------------------------------------------------------
 
@@ -133,10 +153,10 @@ class Supervisor:
         return timezone.now() + timedelta(seconds=self.settings.lease_seconds)
 
     def renew_leases(self) -> None:
-        if not self.running:
+        if not self.running and not self.building:
             self.lease_valid_until = time.monotonic() + self.settings.lease_seconds
             return
-        ids = list(self.running)
+        ids = [*self.running, *self.building]
         started = time.monotonic()
         # Conditional on the row still naming this supervisor, not on the lease being unexpired: another supervisor
         # can only take a deployment by writing its own name (compare-and-set in claim), so while the name is ours
@@ -146,8 +166,15 @@ class Supervisor:
         states = dict(Deployment.objects.filter(pk__in=ids, supervisor=self.ident).values_list("pk", "state"))
         self.lease_valid_until = started + self.settings.lease_seconds
         for deployment_id in ids:
-            running = self.running[deployment_id]
             state = states.get(deployment_id)
+            if deployment_id in self.building:
+                if state != State.PENDING:  # retired (or taken) while its environment was built: no pool to stop
+                    del self.building[deployment_id]
+                    if state == State.DRAINING:
+                        self._mine(deployment_id).update(state=State.STOPPED, address="", lease_expires_at=None,
+                                                         updated_at=timezone.now())
+                continue
+            running = self.running[deployment_id]
             if state is None or state in (State.STOPPED, State.FAILED):
                 self._lost(running)
             elif state == State.DRAINING and running.phase != "draining":
@@ -170,15 +197,16 @@ class Supervisor:
 
     def claim(self) -> None:
         limit = self.settings.max_deployments
-        if limit and len(self.running) >= limit:
+        if limit and len(self.running) + len(self.building) >= limit:
             return
         now = timezone.now()
         free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
         # READY without a valid lease: its supervisor died (and its processes with it); run it again.
         claimable = Deployment.objects.filter(free, state__in=[State.PENDING, State.READY])
-        candidates = list(claimable.exclude(pk__in=list(self.running)).order_by("pk").values_list("pk", flat=True)[:10])
+        mine = [*self.running, *self.building]
+        candidates = list(claimable.exclude(pk__in=mine).order_by("pk").values_list("pk", flat=True)[:10])
         for deployment_id in candidates:
-            if limit and len(self.running) >= limit:
+            if limit and len(self.running) + len(self.building) >= limit:
                 return
             # Compare-and-set: of several supervisors trying at once, exactly one updates the row.
             if claimable.filter(pk=deployment_id).update(
@@ -191,11 +219,12 @@ class Supervisor:
     def start(self, deployment_id: int) -> None:
         deployment = Deployment.objects.select_related("version__model").get(pk=deployment_id)
         version = deployment.version
-        workdir = model_files.deployment_dir(deployment.pk)
-        workdir.mkdir(parents=True, exist_ok=True)
-        log_path = model_files.log_path(deployment.pk)
+        model_files.deployment_dir(deployment.pk).mkdir(parents=True, exist_ok=True)
         try:
             model_dir = model_files.materialise(version)
+            if self.settings.env_manager == "virtualenv":
+                self._start_in_environment(deployment, model_dir)
+                return
             notes = model_files.check_requirements(version, model_dir)
         except model_files.DeployError as error:
             self._mark_failed(deployment.pk, version.version, str(error))
@@ -205,6 +234,12 @@ class Supervisor:
             self._mark_failed(deployment.pk, version.version,
                               f"Version {version.version}: its files could not be copied for serving ({error}).")
             return
+        self._launch(deployment, model_dir, notes)
+
+    def _launch(self, deployment: Deployment, model_dir, notes=(), python: str | None = None,
+                environment: str = "") -> None:
+        version = deployment.version
+        workdir, log_path = model_files.deployment_dir(deployment.pk), model_files.log_path(deployment.pk)
         model_files.trim_log(log_path)
         with open(log_path, "a") as out:
             out.write(f"[supervisor {self.ident}] starting {deployment.workers} model process(es) of version "
@@ -215,7 +250,7 @@ class Supervisor:
             pool = ModelPool(deployment_id=deployment.pk, model_dir=model_dir, workers=deployment.workers,
                              workdir=workdir, log_path=log_path, host=self.settings.host,
                              request_timeout=self.settings.request_timeout_seconds,
-                             graceful_seconds=self.settings.graceful_seconds)
+                             graceful_seconds=self.settings.graceful_seconds, python=python or sys.executable)
         except OSError as error:  # SERVING_HOST is not an address of this machine, no port left, ...
             self._mark_failed(deployment.pk, version.version,
                               f"Version {version.version}: no socket to serve it on {self.settings.host} ({error}).")
@@ -228,9 +263,58 @@ class Supervisor:
                               f"Version {version.version}: its model processes could not be started ({error}).")
             return
         self.running[deployment.pk] = Running(deployment.pk, version.version, deployment.served_model_id,
-                                              deployment.workers, deployment.memory_limit_mb, pool)
+                                              deployment.workers, deployment.memory_limit_mb, pool,
+                                              environment=environment)
         log.info("deployment %s (version %s): started %s process(es) at %s", deployment.pk, version.version,
                  deployment.workers, pool.address)
+
+    # ---- virtual environments (SERVING_ENV_MANAGER=virtualenv) -------------------------------------------------
+
+    def _start_in_environment(self, deployment: Deployment, model_dir) -> None:
+        """Start at once in the version's environment if it is built; otherwise build it in the background (the
+        loop goes on) and start when finish_builds sees it done. The deployment stays PENDING meanwhile."""
+        number = deployment.version.version
+        try:
+            spec = environments.environment_spec(model_dir)
+        except model_files.DeployError as error:
+            self._mark_failed(deployment.pk, number, f"Version {number} cannot be served in a virtual environment: "
+                                                     f"{error}")
+            return
+        python = environments.ready_python(self.env_root, spec)
+        if python is not None:
+            self._launch(deployment, model_dir, python=str(python), environment=f"{spec.key}, already built")
+            return
+        self.building[deployment.pk] = Building(deployment.pk, model_dir, self.builder.request(spec))
+        shown = " ".join(spec.requirements)
+        self._mine(deployment.pk).filter(state=State.PENDING).update(
+            message=f"Building the environment (pip install {shown if len(shown) < 300 else shown[:300] + ' …'}).",
+            updated_at=timezone.now())
+        with open(model_files.log_path(deployment.pk), "a") as out:
+            out.write(f"[supervisor {self.ident}] building the virtual environment {spec.key} for version {number} "
+                      f"(Python {spec.interpreter_version}); pip's output: {self.env_root / spec.key}.log\n")
+
+    def finish_builds(self) -> None:
+        """Start the deployments whose environment is built; fail those whose build failed (not retried until the
+        deployment is asked for again: a new generation, as for any FAILED deployment)."""
+        for building in [b for b in self.building.values() if b.build.done.is_set()]:
+            del self.building[building.id]
+            deployment = self._mine(building.id).filter(state=State.PENDING).select_related("version__model").first()
+            if deployment is None:
+                continue
+            build, number = building.build, deployment.version.version
+            if build.error:
+                self._mark_failed(deployment.pk, number, f"Version {number}: its virtual environment could not be "
+                                                         f"built (pip install failed):\n{build.error}")
+                continue
+            python = environments.ready_python(self.env_root, build.spec)
+            if python is None:  # removed by hand just now
+                self._mark_failed(deployment.pk, number, f"Version {number}: its virtual environment vanished.")
+                continue
+            done = f"built in {build.seconds:.0f} s" if build.built else "already built"
+            with open(model_files.log_path(deployment.pk), "a") as out:
+                out.write(f"[supervisor] virtual environment {build.spec.key} {done}\n")
+            self._launch(deployment, building.model_dir, python=str(python),
+                         environment=f"{build.spec.key}, {done}")
 
     def step(self, running: Running) -> None:
         if running.phase == "draining":
@@ -329,8 +413,9 @@ class Supervisor:
         running.phase = "running"
         self._mine(running.id).filter(state=State.PENDING).update(
             state=State.READY, address=running.pool.address, message="", updated_at=timezone.now())
+        where = f" in the virtual environment {running.environment}" if running.environment else ""
         self._event(running, Kind.VERSION_DEPLOYED,
-                    f"Version {running.version_number} deployed: {running.workers} model process(es).")
+                    f"Version {running.version_number} deployed: {running.workers} model process(es){where}.")
 
     def _mark_failed(self, deployment_id: int, version_number: int, message: str, kind=Kind.DEPLOY_FAILED) -> None:
         log.warning("deployment %s failed: %s", deployment_id, message)
@@ -362,6 +447,7 @@ class Supervisor:
     def shutdown(self) -> None:
         """Stop every pool (in-flight requests finish) and hand the deployments back: another supervisor may
         claim them at once instead of waiting for the leases to lapse."""
+        self.builder.shutdown()
         for running in self.running.values():
             running.pool.terminate()
         deadline = time.monotonic() + self.settings.graceful_seconds
@@ -369,8 +455,9 @@ class Supervisor:
             while not running.pool.empty and time.monotonic() < deadline:
                 time.sleep(0.1)
             running.pool.kill()
-        ids = list(self.running)
+        ids = [*self.running, *self.building]
         self.running.clear()
+        self.building.clear()
         try:
             mine = Deployment.objects.filter(pk__in=ids, supervisor=self.ident)
             mine.filter(state=State.DRAINING).update(state=State.STOPPED, address="", lease_expires_at=None)
