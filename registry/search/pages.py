@@ -55,7 +55,8 @@ def decode_page_token(token) -> int:
 
 def _order_of(queryset: QuerySet) -> list[OrderBy]:
     """The queryset's ORDER BY as expressions, ending with the primary key so that every row has its own
-    place. NULLs sort last in both directions on every database (the "after" condition relies on it)."""
+    place. NULLs sort last unless the order says first, on every database alike (the "after" condition relies
+    on knowing where they are)."""
     result = []
     for item in queryset.query.order_by or queryset.model._meta.ordering:
         if isinstance(item, str):
@@ -64,7 +65,9 @@ def _order_of(queryset: QuerySet) -> list[OrderBy]:
             item = F(item[1:]).desc() if item.startswith("-") else F(item).asc()
         elif not isinstance(item, OrderBy):
             item = OrderBy(item)
-        result.append(OrderBy(item.expression, descending=item.descending, nulls_last=True))
+        first = bool(item.nulls_first)
+        result.append(OrderBy(item.expression, descending=item.descending, nulls_first=first or None,
+                              nulls_last=not first or None))
     if not any(isinstance(o.expression, F) and o.expression.name in ("pk", "id") for o in result):
         result.append(OrderBy(F("pk"), nulls_last=True))
     return result
@@ -99,10 +102,14 @@ def _after_q(order: list[OrderBy], names: list[str], values: list) -> Q:
     equal = Q()
     for o, name, value in zip(order, names, values):
         if value is not None:
-            beyond = Q(**{f"{name}__{'lt' if o.descending else 'gt'}": value}) | Q(**{f"{name}__isnull": True})
+            beyond = Q(**{f"{name}__{'lt' if o.descending else 'gt'}": value})
+            if not o.nulls_first:
+                beyond |= Q(**{f"{name}__isnull": True})
             result |= equal & beyond
             equal &= Q(**{name: value})
-        else:  # NULLs come last: nothing is beyond a NULL but the next key's larger values
+        else:
+            if o.nulls_first:
+                result |= equal & Q(**{f"{name}__isnull": False})
             equal &= Q(**{f"{name}__isnull": True})
     return result
 
@@ -114,7 +121,8 @@ def keyset_page(queryset: QuerySet, *, size: int, token) -> tuple[list, str | No
     names = [f"_page_key_{i}" for i in range(len(order))]
     fingerprint = hashlib.sha256(repr([str(o) for o in order]).encode()).hexdigest()[:16]
     keyed = queryset.annotate(**dict(zip(names, (o.expression for o in order)))).order_by(
-        *(OrderBy(F(n), descending=o.descending, nulls_last=True) for n, o in zip(names, order)))
+        *(OrderBy(F(n), descending=o.descending, nulls_first=o.nulls_first, nulls_last=o.nulls_last)
+          for n, o in zip(names, order)))
     document = _decode(token)
     offset = 0
     if document is not None:
