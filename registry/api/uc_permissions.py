@@ -48,8 +48,9 @@ def _spelled(request, assignments: list[dict]) -> list[dict]:
 
 
 def _page(request, assignments: list[dict], size_field: str) -> tuple[list[dict], str | None]:
-    """One page of per-principal assignments. Without a size, all of them (the unpaged APIs' answer); 0 is the
-    server's page; 1-149 is refused as Databricks refuses it."""
+    """One page of per-principal assignments by `max_results` (the unpaged paths: absent means all of them) or
+    `page_size` (the paged ones: absent means the server's page). 0 is the server's page; 1-149 is refused as
+    Databricks refuses it."""
     params = {k: request.query_params.get(k) for k in (size_field, "page_token")}
     size = param(params, size_field, int, default=None)
     if size is not None and (size < 0 or 0 < size < MIN_PAGE):
@@ -57,7 +58,7 @@ def _page(request, assignments: list[dict], size_field: str) -> tuple[list[dict]
                                f"{MIN_PAGE}.")
     if size is not None:
         size = min(size or MAX_PAGE, MAX_PAGE)
-    elif params["page_token"]:
+    elif params["page_token"] or size_field == "page_size":
         size = MAX_PAGE
     return list_page(_spelled(request, assignments), key=lambda entry: entry["principal"], size=size,
                      token=params["page_token"])
