@@ -250,7 +250,7 @@ def _histories(run, keys: list[str]) -> dict[str, list[float]]:
 def run_overview(request: HttpRequest, run_id: str) -> HttpResponse:
     run = _run(request.user, run_id)
     context = run_context(request, run, "explorer:run")
-    details = ts.run_details([run])[run.pk]
+    details = ts.run_details([run], actor=request.user)[run.pk]
     metric_keys = [m.key for m in details.metrics][:MAX_SPARKLINES]
     histories = _histories(run, metric_keys)
     metrics = [{"metric": m, "points": sparkline(histories.get(m.key, []))} for m in details.metrics]
@@ -263,6 +263,7 @@ def run_overview(request: HttpRequest, run_id: str) -> HttpResponse:
     registered = _versions_by_logged_model(request.user, [lm.model_id for lm in logged])
     context.update({
         "params": details.params, "metrics": metrics, "tags": [t for t in details.tags], "inputs": inputs,
+        "input_models": [i.logged_model for i in details.model_inputs],
         "logged_models": [{"model": lm, "versions": registered.get(lm.model_id, [])} for lm in logged],
         "spark_w": SPARK_W, "spark_h": SPARK_H,
     })

@@ -16,8 +16,8 @@ def _run_id(p: dict) -> str:
     return param(p, "run_id", required=True, aliases=("run_uuid",))
 
 
-def _full_run(run) -> dict:
-    return run_json(run, run_details([run])[run.pk])
+def _full_run(run, actor) -> dict:
+    return run_json(run, run_details([run], actor=actor)[run.pk])
 
 
 class RunCreateView(MlflowView):
@@ -27,13 +27,13 @@ class RunCreateView(MlflowView):
             actor=request.user, experiment_id=param(p, "experiment_id", required=True),
             start_time=p.get("start_time"), tags=param(p, "tags", list), run_name=param(p, "run_name"),
         )
-        return ok({"run": _full_run(run)})
+        return ok({"run": _full_run(run, request.user)})
 
 
 class RunGetView(MlflowView):
     def get(self, request):
         run = run_get(actor=request.user, run_id=_run_id(self.params(request)))
-        return ok({"run": _full_run(run)})
+        return ok({"run": _full_run(run, request.user)})
 
 
 class RunUpdateView(MlflowView):
@@ -68,7 +68,7 @@ class RunSearchView(MlflowView):
             max_results=max_results_param(p, default=SEARCH_MAX_RESULTS_DEFAULT, limit=SEARCH_MAX_RESULTS_LIMIT),
             page_token=param(p, "page_token"),
         )
-        details = run_details(runs)
+        details = run_details(runs, actor=request.user)
         body = {"runs": [run_json(run, details[run.pk]) for run in runs]}
         if token:
             body["next_page_token"] = token

@@ -85,6 +85,8 @@ def run_json(run: Run, details: RunDetails) -> dict:
     if details.tags:
         data["tags"] = _kv(details.tags)
     inputs = {"dataset_inputs": [_dataset_input_json(i) for i in details.inputs]} if details.inputs else {}
+    if details.model_inputs:
+        inputs["model_inputs"] = [{"model_id": i.logged_model.model_id} for i in details.model_inputs]
     outputs = {"model_outputs": [{"model_id": o.logged_model.model_id, "step": o.step} for o in details.outputs]} \
         if details.outputs else {}
     return {"info": run_info_json(run), "data": data, "inputs": inputs, "outputs": outputs}

@@ -24,6 +24,7 @@ from registry.models.tracking import (
     Param,
     Run,
     RunInput,
+    RunModelInput,
     RunOutput,
     RunTag,
 )
@@ -31,6 +32,6 @@ from registry.models.tracking import (
 __all__ = [
     "ArtifactChecksum", "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
-    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunOutput",
-    "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
+    "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
 ]

@@ -171,3 +171,13 @@ class RunOutput(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "logged_model"], name="run_output_unique")]
+
+
+class RunModelInput(models.Model):
+    """A logged model a run took as input (runs/log-inputs `models`), e.g. a base model it fine-tuned."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="model_inputs")
+    logged_model = models.ForeignKey(LoggedModel, on_delete=models.CASCADE, related_name="run_inputs")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "logged_model"], name="run_model_input_unique")]

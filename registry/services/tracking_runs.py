@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from registry import audit, permissions
 from registry.errors import InvalidParameter, NotFound, PermissionDenied
-from registry.models import Dataset, LoggedModel, Metric, Param, Run, RunInput, RunOutput, RunTag
+from registry.models import Dataset, LoggedModel, Metric, Param, Run, RunInput, RunModelInput, RunOutput, RunTag
 from registry.permissions import Action
 from registry.services.core import authorize, require_authenticated, service
 from registry.services.tracking import (
@@ -315,10 +315,13 @@ def run_log_inputs(*, actor, run_id, datasets=None, models=None) -> None:
         dataset = _dataset_for(run, item.get("dataset"))
         tags = _input_tags(item.get("tags"))
         RunInput.objects.get_or_create(run=run, dataset=dataset, defaults={"tags": tags})
-    # Model inputs (ModelInput {model_id}) are checked but not stored: there is no table for them yet.
-    for item in models or []:
+    if models is None:
+        models = []
+    if not isinstance(models, list) or len(models) > MAX_DATASETS_PER_REQUEST:
+        raise InvalidParameter(f"models must be a list of at most {MAX_DATASETS_PER_REQUEST} model inputs.")
+    for item in models:
         model_id = item.get("model_id") if isinstance(item, dict) else None
-        _logged_model_in_reach(actor, model_id)
+        RunModelInput.objects.get_or_create(run=run, logged_model=_logged_model_in_reach(actor, model_id))
 
 
 def _logged_model_in_reach(actor, model_id) -> LoggedModel:

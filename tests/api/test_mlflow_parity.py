@@ -472,29 +472,57 @@ def test_search_logged_models_honours_datasets(api, owner):
           "Invalid value \"foo\" for parameter 'datasets' supplied:  Hint: Value was of type 'str'." + HINT)
 
 
+def test_log_inputs_records_model_inputs_and_the_run_shows_them(api, owner, outsider):
+    client = api(owner)
+    run_id = new_run(client)
+    base = new_logged_model(client, new_run(client), name="base")
+    assert post(client, "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": base["model_id"]}]}
+                ).status_code == 200
+    assert post(client, "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": base["model_id"]}]}
+                ).status_code == 200  # once is enough: logging it again changes nothing
+    inputs = get(client, "runs/get", run_id=run_id).json()["run"]["inputs"]
+    # The reference's shape.
+    assert inputs == {"model_inputs": [{"model_id": base["model_id"]}]}
+    found = post(client, "runs/search", {"experiment_ids": ["0"], "filter": f"attributes.run_id = '{run_id}'"}).json()
+    assert found["runs"][0]["inputs"] == inputs
+    error(post(client, "runs/log-inputs", {"run_id": run_id, "models": "foo"}), 400, "INVALID_PARAMETER_VALUE")
+    # A model the caller cannot read is as missing as one that does not exist.
+    hidden_experiment = new_experiment(api(outsider), "theirs")
+    hidden = new_logged_model(api(outsider), new_run(api(outsider), hidden_experiment), hidden_experiment)
+    for model_id in (hidden["model_id"], "m-" + "0" * 32):
+        error(post(client, "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": model_id}]}), 404,
+              "RESOURCE_DOES_NOT_EXIST", f"Logged model with ID '{model_id}' not found.")
+
+
+def test_the_run_page_lists_input_models_the_viewer_may_read(api, owner, outsider):
+    from django.test import Client
+
+    from registry.models import RunModelInput
+
+    client = api(owner)
+    run_id = new_run(client)
+    base = new_logged_model(client, new_run(client), name="base-model")
+    post(client, "runs/log-inputs", {"run_id": run_id, "models": [{"model_id": base["model_id"]}]})
+    browser = Client()
+    browser.force_login(owner)
+    page = browser.get(f"/runs/{run_id}/").content.decode()
+    assert "Input models (1)" in page and base["model_id"] in page and "base-model" in page
+    # The model moves out of the viewer's reach (its experiment made private to someone else): the run stays
+    # readable, the input model is no longer named, in the page or the API.
+    other_experiment = new_experiment(api(outsider), "elsewhere")
+    LoggedModel.objects.filter(model_id=base["model_id"]).update(experiment_id=int(other_experiment))
+    assert RunModelInput.objects.filter(run__run_id=run_id).count() == 1
+    assert base["model_id"] not in browser.get(f"/runs/{run_id}/").content.decode()
+    assert get(client, "runs/get", run_id=run_id).json()["run"]["inputs"] == {}
+
+
 # ---- the real mlflow client --------------------------------------------------------------------------------------
 
-@pytest.fixture
-def default_experiment(transactional_db):
-    import importlib
-
-    from django.apps import apps
-
-    importlib.import_module("registry.migrations.0002_default_experiment").create_default_experiment(apps, None)
-
-
 @pytest.mark.slow
-def test_real_client_logged_model_links(live_server, default_experiment, monkeypatch, make_user, token_for, tmp_path):
+def test_real_client_logged_model_links(live_mlflow, tmp_path):
     import mlflow
-    from django.db import connections
-    from mlflow.tracking import MlflowClient
 
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    user = make_user("modeler")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token_for(user))
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    client = MlflowClient(tracking_uri=live_server.url)
+    client = live_mlflow
     run = client.create_run("0")
     run_id = run.info.run_id
     model = client.create_logged_model("0", name="clf", source_run_id=run_id)
@@ -506,6 +534,8 @@ def test_real_client_logged_model_links(live_server, default_experiment, monkeyp
                                                              dataset_name="iris", dataset_digest="abc")])
     found = client.search_logged_models(["0"], datasets=[{"dataset_name": "iris", "dataset_digest": "abc"}])
     assert [m.model_id for m in found] == [model.model_id]
+    client.log_inputs(run_id, models=[mlflow.entities.LoggedModelInput(other.model_id)])
+    assert [m.model_id for m in client.get_run(run_id).inputs.model_inputs] == [other.model_id]
     # Registering from the logged model lists the version on it (the server's doing: create_model_version sets
     # no tag itself).
     client.create_registered_model("clf")
