@@ -25,7 +25,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
@@ -33,9 +32,10 @@ from django.utils import timezone
 
 from registry.errors import RegistryError
 from registry.models import ServedModel, ServingDeployment, ServingEvent
-from registry.serving import environments, model_files
+from registry.serving import model_files
 from registry.serving.pool import ModelPool, check_pools, describe_exit
 from registry.serving.reconcile import reconcile_all, record_event
+from registry.serving.supervisor_environments import EnvironmentStarts
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +83,12 @@ class Running:
     environment: str = ""  # the virtual environment it runs in, for the events
 
 
-@dataclass
-class Building:
-    """A deployment this supervisor holds while its environment is built (no pool yet)."""
-
-    id: int
-    model_dir: object
-    build: environments.Build
-
-
-class Supervisor:
+class Supervisor(EnvironmentStarts):
     def __init__(self, settings: SupervisorSettings | None = None, *, ident: str | None = None):
         self.settings = settings or SupervisorSettings()
         self.ident = ident or f"{socket.gethostname()}:{os.getpid()}"
         self.running: dict[int, Running] = {}
-        self.building: dict[int, Building] = {}
-        self.env_root = Path(self.settings.env_root or model_files.serving_root() / "envs")
-        self.builder = environments.Builder(self.env_root)
+        self.init_environments(self.settings.env_root)
         self.lease_valid_until = 0.0  # monotonic: when the leases last renewed lapse
         self.next_reconcile_at = 0.0
 
@@ -267,54 +256,6 @@ class Supervisor:
                                               environment=environment)
         log.info("deployment %s (version %s): started %s process(es) at %s", deployment.pk, version.version,
                  deployment.workers, pool.address)
-
-    # ---- virtual environments (SERVING_ENV_MANAGER=virtualenv) -------------------------------------------------
-
-    def _start_in_environment(self, deployment: Deployment, model_dir) -> None:
-        """Start at once in the version's environment if it is built; otherwise build it in the background (the
-        loop goes on) and start when finish_builds sees it done. The deployment stays PENDING meanwhile."""
-        number = deployment.version.version
-        try:
-            spec = environments.environment_spec(model_dir)
-        except model_files.DeployError as error:
-            self._mark_failed(deployment.pk, number, f"Version {number} cannot be served in a virtual environment: "
-                                                     f"{error}")
-            return
-        python = environments.ready_python(self.env_root, spec)
-        if python is not None:
-            self._launch(deployment, model_dir, python=str(python), environment=f"{spec.key}, already built")
-            return
-        self.building[deployment.pk] = Building(deployment.pk, model_dir, self.builder.request(spec))
-        shown = " ".join(spec.requirements)
-        self._mine(deployment.pk).filter(state=State.PENDING).update(
-            message=f"Building the environment (pip install {shown if len(shown) < 300 else shown[:300] + ' …'}).",
-            updated_at=timezone.now())
-        with open(model_files.log_path(deployment.pk), "a") as out:
-            out.write(f"[supervisor {self.ident}] building the virtual environment {spec.key} for version {number} "
-                      f"(Python {spec.interpreter_version}); pip's output: {self.env_root / spec.key}.log\n")
-
-    def finish_builds(self) -> None:
-        """Start the deployments whose environment is built; fail those whose build failed (not retried until the
-        deployment is asked for again: a new generation, as for any FAILED deployment)."""
-        for building in [b for b in self.building.values() if b.build.done.is_set()]:
-            del self.building[building.id]
-            deployment = self._mine(building.id).filter(state=State.PENDING).select_related("version__model").first()
-            if deployment is None:
-                continue
-            build, number = building.build, deployment.version.version
-            if build.error:
-                self._mark_failed(deployment.pk, number, f"Version {number}: its virtual environment could not be "
-                                                         f"built (pip install failed):\n{build.error}")
-                continue
-            python = environments.ready_python(self.env_root, build.spec)
-            if python is None:  # removed by hand just now
-                self._mark_failed(deployment.pk, number, f"Version {number}: its virtual environment vanished.")
-                continue
-            done = f"built in {build.seconds:.0f} s" if build.built else "already built"
-            with open(model_files.log_path(deployment.pk), "a") as out:
-                out.write(f"[supervisor] virtual environment {build.spec.key} {done}\n")
-            self._launch(deployment, building.model_dir, python=str(python),
-                         environment=f"{build.spec.key}, {done}")
 
     def step(self, running: Running) -> None:
         if running.phase == "draining":
