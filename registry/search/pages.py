@@ -21,6 +21,8 @@ from django.db.models.expressions import OrderBy
 from registry.errors import InvalidParameter
 
 MAX_OFFSET = 2**31 - 1
+# A token holds the sort keys of a row: up to ten of them, a tag or param value among them (8,000 characters).
+MAX_TOKEN = 200_000
 _BAD_TOKEN = "Invalid page token: it must be a token returned by a previous search."
 
 
@@ -34,7 +36,7 @@ def encode_page_token(offset: int, *, after: list | None = None, order: str | No
 def _decode(token) -> dict | None:
     if token is None or token == "":
         return None
-    if not isinstance(token, str) or len(token) > 4000:
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
         raise InvalidParameter(_BAD_TOKEN)
     try:
         document = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
