@@ -227,7 +227,7 @@ def _parse_order_clause(clause, valid: dict[str, str]) -> tuple[str, bool]:
 def order_expressions(order_by, *, valid: dict[str, str], name_expression, default: list[str] | None = None,
                       tiebreak: list[tuple[str, bool]]) -> list:
     """ORDER BY expressions for `order_by` (a string or list of strings), then the tiebreak keys not yet
-    used, then the primary key so that offsets page through a stable order. `name` sorts by `name_expression`,
+    used, then the primary key so that pages follow a stable order. `name` sorts by `name_expression`,
     `owner` by `owner_name_expression()`, any other field by its column."""
     clauses = order_by if isinstance(order_by, list) else ([order_by] if order_by else [])
     if len(clauses) > 10:
