@@ -53,17 +53,17 @@ def version_list_visible(*, actor) -> QuerySet[ModelVersion]:
 
 def catalog_get(*, actor, name: str) -> Catalog:
     key = validate_uc_part(name, "Catalog")
-    catalog = catalog_list_visible(actor=actor).filter(name=key).first()
+    catalog, exists = permissions.first_allowed(actor, Catalog.objects.filter(name=key))
     if catalog is None:
-        raise _not_found(f"Catalog '{name}' does not exist.", exists=Catalog.objects.filter(name=key).exists())
+        raise _not_found(f"Catalog '{name}' does not exist.", exists=exists)
     return catalog
 
 
 def schema_get(*, actor, full_name: str) -> Schema:
     catalog_name, schema_name = parse_schema_name(full_name)
-    schema = schema_list_visible(actor=actor).filter(catalog__name=catalog_name, name=schema_name).first()
+    schema, exists = permissions.first_allowed(
+        actor, Schema.objects.select_related("catalog").filter(catalog__name=catalog_name, name=schema_name))
     if schema is None:
-        exists = Schema.objects.filter(catalog__name=catalog_name, name=schema_name).exists()
         raise _not_found(f"Schema '{full_name}' does not exist.", exists=exists)
     return schema
 
@@ -79,9 +79,9 @@ def model_lookup(name: str) -> QuerySet[RegisteredModel]:
 
 def model_get(*, actor, name: str, action: Action = Action.READ) -> RegisteredModel:
     """The model named `name` if `actor` may at least see it; NotFound otherwise (never "forbidden")."""
-    model = permissions.restrict(actor, model_lookup(name)).first()
+    model, exists = permissions.first_allowed(actor, model_lookup(name))
     if model is None:
-        raise _not_found(model_not_found_message(name), exists=model_lookup(name).exists())
+        raise _not_found(model_not_found_message(name), exists=exists)
     return model
 
 

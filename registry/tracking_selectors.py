@@ -86,14 +86,14 @@ def experiment_list_visible(*, actor, action: Action = Action.READ) -> QuerySet[
 
 def experiment_get(*, actor, experiment_id) -> Experiment:
     pk = parse_experiment_id(experiment_id)
-    experiment = experiment_list_visible(actor=actor).filter(pk=pk).first()
+    experiment, _ = permissions.first_allowed(actor, Experiment.objects.filter(pk=pk))
     if experiment is None:
         raise NotFound(experiment_not_found_message(experiment_id))
     return experiment
 
 
 def experiment_get_by_name(*, actor, name: str) -> Experiment:
-    experiment = experiment_list_visible(actor=actor).filter(name=name).first()
+    experiment, _ = permissions.first_allowed(actor, Experiment.objects.filter(name=name))
     if experiment is None:
         raise NotFound(f"Could not find experiment with name '{name}'")
     return experiment
@@ -165,8 +165,8 @@ def run_list_writable(*, actor) -> QuerySet[Run]:
 def run_get(*, actor, run_id) -> Run:
     if not isinstance(run_id, str) or not run_id or len(run_id) > 32:
         raise NotFound(run_not_found_message(str(run_id)[:100]))
-    run = run_list_visible(actor=actor).select_related("experiment").filter(run_id=run_id).first()
-    if run is None:
+    run = Run.objects.select_related("experiment").filter(run_id=run_id).first()
+    if run is None or not permissions.allows(actor, Action.READ, run.experiment):
         raise NotFound(run_not_found_message(run_id))
     return run
 
@@ -291,11 +291,11 @@ def logged_model_list_writable(*, actor) -> QuerySet[LoggedModel]:
 def logged_model_get(*, actor, model_id, allow_deleted: bool = False) -> LoggedModel:
     if not isinstance(model_id, str) or not model_id or len(model_id) > 64:
         raise NotFound(logged_model_not_found_message(str(model_id)[:100]))
-    qs = logged_model_list_visible(actor=actor).filter(model_id=model_id)
+    qs = LoggedModel.objects.select_related("source_run", "experiment").filter(model_id=model_id)
     if not allow_deleted:
         qs = qs.filter(lifecycle_stage="active")
     model = qs.first()
-    if model is None:
+    if model is None or not permissions.allows(actor, Action.READ, model.experiment):
         raise NotFound(logged_model_not_found_message(model_id))
     return model
 

@@ -122,3 +122,17 @@ def test_abilities_follow_a_grant_change_on_the_next_call(world, admin):
     assert permissions.abilities(reader, model, [Action.TAG]) == {Action.TAG: False}
     grant_add(actor=admin, securable=model, principal=reader, privilege="APPLY TAG")
     assert permissions.abilities(reader, model, [Action.TAG]) == {Action.TAG: True}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_allows_agrees_with_the_sql_rule_for_every_action(world, persona, kind, django_assert_max_num_queries):
+    """The rules evaluated in Python over a loaded row (`allows`, behind `check` and the single-object lookups)
+    and compiled to SQL (`restrict`, behind every list) agree."""
+    actor, obj = world.personas[persona], world.objects[kind]
+    for action in _applicable(world, obj):
+        with django_assert_max_num_queries(2):
+            answer = permissions.allows(actor, action, obj)
+        in_sql = permissions.restrict(actor, type(obj).objects.filter(pk=obj.pk), action).exists()
+        assert answer == in_sql, action
