@@ -1,7 +1,8 @@
 """SERVING_ENV_MANAGER=virtualenv: a supervisor process builds one virtual environment per requirements set with
 real pip from the package index, serves a real sklearn model from it, reuses it for a second version with the same
-set, and fails a version whose requirements cannot be installed with pip's message while the other answers. Also
-the requirements set's hash, the interpreter lookup and concurrent builds of one set.
+set, and fails a version whose requirements cannot be installed with pip's message while the other answers (and
+builds it again only when asked again). Also the requirements set's hash, the interpreter lookup and concurrent
+builds of one set.
 
 Builds take tens of seconds (pip installs mlflow, pandas and scikit-learn into the environment): one environment
 is built for the module and the later tests reuse it."""
@@ -19,10 +20,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.db.models import F
 
-from registry.models import ServingDeployment, ServingEvent
+from registry.models import ServedModel, ServingDeployment, ServingEvent
 from registry.serving import client, environments
 from registry.serving.model_files import DeployError
+from registry.serving.reconcile import reconcile_all
 from tests.conftest import ROOT, wait_for
 from tests.serving.runtime_fixtures import (SupervisorProcess, deployment_of, save_sklearn_model, serve,
                                             wait_deployment)
@@ -218,6 +221,10 @@ def test_a_version_is_served_from_an_environment_built_for_it_and_a_second_reuse
     assert _predictions(deployment, saved.X) == saved.model.predict(saved.X).tolist()
     interpreters = _interpreters(supervisor, deployment)
     assert interpreters and all(path == str(saved.envs / key / "bin" / "python") for path in interpreters)
+    (pid,) = supervisor.model_processes(deployment.pk)
+    with open(f"/proc/{pid}/maps") as maps:  # scikit-learn's compiled modules are the environment's own
+        loaded = [line.split()[-1] for line in maps if "sklearn" in line and ".so" in line]
+    assert loaded and all(path.startswith(str((saved.envs / key).resolve()) + "/") for path in loaded)
     deployed = ServingEvent.objects.get(served_model=served, kind=Kind.VERSION_DEPLOYED)
     assert f"in the virtual environment {key}, built in" in deployed.message
 
@@ -256,3 +263,9 @@ def test_a_version_whose_requirements_cannot_be_installed_fails_with_pips_messag
     time.sleep(5)
     assert log.stat().st_mtime_ns == written and deployment_of(bad).state == State.FAILED
     assert not list(saved.envs.glob(f"{log.stem}"))  # never linked
+    # Asked again (what Enable serving or saving the settings does: a new generation): built again, failed again.
+    ServedModel.objects.filter(pk=bad.pk).update(generation=F("generation") + 1)
+    reconcile_all()
+    again = wait_deployment(bad, State.FAILED, timeout=BUILD_TIMEOUT)
+    assert again.pk != failed.pk and "scikit-learn==0.0.1" in again.message
+    assert log.stat().st_mtime_ns > written
