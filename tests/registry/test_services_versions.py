@@ -189,7 +189,7 @@ def test_version_tags_are_validated_on_create(owner):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("version", ["abc", "0", "-1", "1.5", "", None, "99999999999"])
+@pytest.mark.parametrize("version", ["abc", "0", "-1", "1.5", "", None, str(2**63)])
 def test_bad_version_numbers_are_invalid_parameters(owner, version):
     make_model(owner, "iris")
     make_version(owner, "iris")
@@ -197,6 +197,14 @@ def test_bad_version_numbers_are_invalid_parameters(owner, version):
         version_get(actor=owner, name="iris", version=version)
     with pytest.raises(InvalidParameter):
         model_version_update(actor=owner, name="iris", version=version, description="x")
+
+
+@pytest.mark.django_db
+def test_a_valid_int64_version_that_does_not_exist_is_not_found(owner):
+    make_model(owner, "iris")
+    make_version(owner, "iris")
+    with pytest.raises(NotFound):
+        version_get(actor=owner, name="iris", version="99999999999")
 
 
 @pytest.mark.django_db
