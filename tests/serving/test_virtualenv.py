@@ -167,7 +167,8 @@ def test_a_failed_build_says_what_pip_said_and_leaves_nothing(tmp_path):
 def saved(tmp_path_factory):
     base = tmp_path_factory.mktemp("serving-virtualenv")
     model, X = save_sklearn_model(base / "iris")
-    return SimpleNamespace(base=base, model=model, X=X, iris=base / "iris", envs=base / "envs")
+    yield SimpleNamespace(base=base, model=model, X=X, iris=base / "iris", envs=base / "envs")
+    shutil.rmtree(base / "envs", ignore_errors=True)  # about 700 MB; pytest keeps the last runs' directories
 
 
 @pytest.fixture(scope="module")
