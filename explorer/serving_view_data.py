@@ -10,8 +10,8 @@ from urllib.parse import unquote
 from registry import storage
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.models import ModelVersion, RegisteredModel, ServedModel, ServingDeployment, ServingEvent
-from registry.serving import client, protocol
-from registry.serving.selectors import NotReady, invocation_target, signature_columns, version_for_reference
+from registry.serving import client, invocation, protocol
+from registry.serving.selectors import invocation_target, version_for_reference
 from registry.sources import artifact_path_of
 
 # MLflow writes the example beside MLmodel; the serving one is already a scoring request (`dataframe_split`, ...).
@@ -130,36 +130,24 @@ def _pretty(body: bytes) -> str:
         return text
 
 
-def _consumer_error(body: bytes, status: int) -> str:
-    """A model process's error as the REST endpoint answers it: its code and message, not MLflow's stack trace
-    (the caller is a consumer of the model, not its author)."""
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        parsed = {"error_code": parsed.get("error_code") or "BAD_REQUEST", "message": parsed["message"]}
-        return pretty_json(parsed)
-    return _pretty(body) or f"The model answered HTTP {status}."
-
-
-def _error_answer(exc: RegistryError, status: int) -> Answer:
-    return Answer(status, pretty_json({"error_code": exc.error_code, "message": exc.message}), None, None)
+def _error_answer(exc: RegistryError) -> Answer:
+    status, envelope, _headers = invocation.refusal(exc)
+    return Answer(status, pretty_json(envelope), None, None)
 
 
 def send_request(*, actor, name: str, reference: str, payload: str) -> Answer:
     """Score `payload` (JSON text) with what `POST /model/<name>/<reference>/invocations` reaches for `actor`:
-    the reference resolved now, EXECUTE required (NotFound otherwise), the protocol's checks, then one process
-    of the version's pool. Refusals are answers too: the page shows them as the API would."""
+    the reference resolved now, EXECUTE required (NotFound otherwise), then registry.serving.invocation, as the
+    REST endpoint does. Refusals are answers too: the page shows them as the API would."""
     target = invocation_target(actor=actor, name=name, reference=reference)  # NotFound / NotReady raise
     body = payload.encode("utf-8")
     if len(body) > protocol.MAX_PAYLOAD_BYTES:
         raise protocol.PayloadTooLarge("The payload is larger than the limit of "
                                        f"{protocol.MAX_PAYLOAD_BYTES // (1024 * 1024)} MB.")
-    protocol.check_json_payload(body, signature_columns(target.version))
-    result = client.invoke(target.deployment, body, protocol.CONTENT_TYPE_JSON, timeout=UI_INVOCATION_TIMEOUT_SECONDS)
-    text = _pretty(result.body) if result.status < 400 else _consumer_error(result.body, result.status)
-    return Answer(result.status, text, result.elapsed_ms, target.version.version)
+    scored = invocation.score(target.deployment, target.version, content_type=protocol.CONTENT_TYPE_JSON,
+                              read_body=lambda: body, timeout=UI_INVOCATION_TIMEOUT_SECONDS)
+    text = _pretty(scored.body) or f"The model answered HTTP {scored.status}."
+    return Answer(scored.status, text, scored.elapsed_ms, target.version.version)
 
 
 def send_request_answer(*, actor, name: str, reference: str, payload: str) -> Answer:
@@ -168,12 +156,8 @@ def send_request_answer(*, actor, name: str, reference: str, payload: str) -> An
     page and a NotFound here is about the reference."""
     try:
         return send_request(actor=actor, name=name, reference=reference, payload=payload)
-    except protocol.ProtocolError as exc:
-        return _error_answer(exc, exc.status)
-    except NotReady as exc:
-        return _error_answer(exc, 503)
-    except NotFound as exc:
-        return _error_answer(exc, 404)
+    except invocation.REFUSALS as exc:
+        return _error_answer(exc)
 
 
 # Deployments, logs and events ----------------------------------------------------------------------------------

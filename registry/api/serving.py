@@ -9,8 +9,6 @@ anew on every request, the protocol checks of registry.serving.protocol, then th
 process of the version's pool and its answer returned. Every refusal is JSON `{error_code, message}`."""
 from __future__ import annotations
 
-import json
-
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.permissions import IsAuthenticated
@@ -21,13 +19,11 @@ from registry.api.base import param
 from registry.api.errors import error_body
 from registry.authentication import TokenAuthentication
 from registry.errors import InvalidParameter
-from registry.serving import client, protocol
-from registry.serving.selectors import NotReady, invocation_target, serving_status, signature_columns
+from registry.models import ModelVersion, ServingDeployment
+from registry.serving import invocation, protocol
+from registry.serving.selectors import NotReady, invocation_target, serving_status
 from registry.serving.services import serving_disable, serving_enable, serving_settings_update
 
-# Seconds a model process may take to answer one request before the caller gets a 504.
-INVOCATION_TIMEOUT_SECONDS = 60.0
-NOT_READY_RETRY_AFTER_SECONDS = 5
 MODEL_VERSION_HEADER = "X-Model-Version"  # which version answered (an alias or stage may have moved)
 
 
@@ -79,55 +75,41 @@ def unknown_model_path(request) -> JsonResponse:
                                    "/model/<name>/<version|stage|alias>/invocations."), status=404)
 
 
-_STATUS_CODES = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST", 413: "PAYLOAD_TOO_LARGE",
-                 415: "UNSUPPORTED_MEDIA_TYPE", 429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE",
-                 504: "DEADLINE_EXCEEDED"}
+class InvocationBaseView(APIView):
+    """What both invocation doors share: token authentication only, the body read here (bounded) and scored by
+    registry.serving.invocation; a subclass resolves its target and names what answered."""
 
-
-def _error_envelope(status: int, body: bytes) -> dict:
-    """A model process's error answer as `{error_code, message}`: MLflow's own JSON errors keep their code and
-    message (not their stack trace: the caller is a consumer of the model, not its author); its plain-text ones
-    (415, a timeout) are wrapped."""
-    text = body.decode("utf-8", errors="replace")
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return error_body(str(parsed.get("error_code") or _STATUS_CODES.get(status, "BAD_REQUEST")), parsed["message"])
-    default = "INTERNAL_ERROR" if status >= 500 and status not in _STATUS_CODES else _STATUS_CODES.get(status, "BAD_REQUEST")
-    return error_body(default, text.strip() or f"The model answered HTTP {status}.")
-
-
-class InvocationView(APIView):
     authentication_classes = [TokenAuthentication]  # services call with tokens; no session, so no CSRF
     permission_classes = [IsAuthenticated]
     parser_classes: list = []  # the body is read here, bounded, never by a parser
     streams_request_body = True  # RequestGuardMiddleware leaves the (possibly chunked) body to this view
 
-    def post(self, request, name: str, reference: str):
-        try:
-            return self._invoke(request, name, reference)
-        except protocol.ProtocolError as exc:
-            return JsonResponse(error_body(exc.error_code, exc.message), status=exc.status)
-        except NotReady as exc:
-            response = JsonResponse(error_body(exc.error_code, exc.message), status=503)
-            response["Retry-After"] = str(NOT_READY_RETRY_AFTER_SECONDS)
-            return response
+    def resolve(self, request, **kwargs) -> tuple[ServingDeployment, ModelVersion, dict[str, str]]:
+        """(deployment, version, headers naming what answers) for this request; NotFound / NotReady raise."""
+        raise NotImplementedError
 
-    def _invoke(self, request, name: str, reference: str) -> HttpResponse:
-        target = invocation_target(actor=request.user, name=name, reference=reference)
+    def answered(self, kwargs: dict, scored: invocation.Scored) -> None:
+        """Called after the model answered (endpoints count requests here)."""
+
+    def post(self, request, **kwargs):
         raw = request._request
-        columns = signature_columns(target.version)
-        media_type = protocol.check_content_type(raw.META.get("CONTENT_TYPE", ""), columns)
-        body = protocol.decode_content(protocol.read_payload(raw), raw.META.get("HTTP_CONTENT_ENCODING", ""))
-        if media_type == protocol.CONTENT_TYPE_JSON:
-            protocol.check_json_payload(body, columns)
-        result = client.invoke(target.deployment, body, media_type, timeout=INVOCATION_TIMEOUT_SECONDS)
-        if result.status >= 400:
-            response = JsonResponse(_error_envelope(result.status, result.body), status=result.status)
+        try:
+            deployment, version, headers = self.resolve(request, **kwargs)
+            scored = invocation.score(deployment, version, content_type=raw.META.get("CONTENT_TYPE", ""),
+                                      read_body=lambda: protocol.read_payload(raw),
+                                      content_encoding=raw.META.get("HTTP_CONTENT_ENCODING", ""))
+        except (protocol.ProtocolError, NotReady) as exc:
+            status, envelope, headers = invocation.refusal(exc)
+            response = JsonResponse(envelope, status=status)
         else:
-            response = HttpResponse(result.body, status=result.status,
-                                    content_type=result.content_type or protocol.CONTENT_TYPE_JSON)
-        response[MODEL_VERSION_HEADER] = str(target.version.version)
+            response = HttpResponse(scored.body, status=scored.status, content_type=scored.content_type)
+            self.answered(kwargs, scored)
+        for header, value in headers.items():
+            response[header] = value
         return response
+
+
+class InvocationView(InvocationBaseView):
+    def resolve(self, request, name: str, reference: str):
+        target = invocation_target(actor=request.user, name=name, reference=reference)
+        return target.deployment, target.version, {MODEL_VERSION_HEADER: str(target.version.version)}

@@ -4,16 +4,13 @@
 in the `served-model-name` header, as Databricks does."""
 from __future__ import annotations
 
-from django.http import HttpResponse, JsonResponse
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.errors import error_body
-from registry.api.serving import INVOCATION_TIMEOUT_SECONDS, NOT_READY_RETRY_AFTER_SECONDS, _error_envelope
-from registry.authentication import TokenAuthentication
+from registry.api.serving import InvocationBaseView
 from registry.errors import InvalidParameter
-from registry.serving import client, endpoint_metrics, protocol
+from registry.serving import endpoint_metrics
 from registry.serving.endpoint_access import Level, endpoint_by_id
 from registry.serving.endpoint_routing import route
 from registry.serving.endpoint_selectors import endpoint_detail, endpoint_list, endpoint_permissions
@@ -24,7 +21,6 @@ from registry.serving.endpoint_services import (
     endpoint_delete,
     endpoint_permissions_update,
 )
-from registry.serving.selectors import NotReady, signature_columns
 
 SERVED_ENTITY_HEADER = "served-model-name"  # what Databricks sends and the SDK's query() reads
 
@@ -96,39 +92,14 @@ class ServingEndpointPermissionLevelsView(APIView):
             {"permission_level": Level.CAN_MANAGE.value, "description": "Can manage the endpoint"}]})
 
 
-class EndpointInvocationView(APIView):
-    authentication_classes = [TokenAuthentication]  # services call with tokens; no session, so no CSRF
-    permission_classes = [IsAuthenticated]
-    parser_classes: list = []  # the body is read here, bounded, never by a parser
-    streams_request_body = True  # RequestGuardMiddleware leaves the (possibly chunked) body to this view
-
-    def post(self, request, name: str):
-        try:
-            return self._invoke(request, name)
-        except protocol.ProtocolError as exc:
-            return JsonResponse(error_body(exc.error_code, exc.message), status=exc.status)
-        except NotReady as exc:
-            response = JsonResponse(error_body(exc.error_code, exc.message), status=503)
-            response["Retry-After"] = str(NOT_READY_RETRY_AFTER_SECONDS)
-            return response
-
-    def _invoke(self, request, name: str) -> HttpResponse:
+class EndpointInvocationView(InvocationBaseView):
+    def resolve(self, request, name: str):
         target = route(actor=request.user, name=name)
-        raw = request._request
-        columns = signature_columns(target.deployment.version)
-        media_type = protocol.check_content_type(raw.META.get("CONTENT_TYPE", ""), columns)
-        body = protocol.decode_content(protocol.read_payload(raw), raw.META.get("HTTP_CONTENT_ENCODING", ""))
-        if media_type == protocol.CONTENT_TYPE_JSON:
-            protocol.check_json_payload(body, columns)
-        result = client.invoke(target.deployment, body, media_type, timeout=INVOCATION_TIMEOUT_SECONDS)
-        if result.status >= 400:
-            response = JsonResponse(_error_envelope(result.status, result.body), status=result.status)
-        else:
-            response = HttpResponse(result.body, status=result.status,
-                                    content_type=result.content_type or protocol.CONTENT_TYPE_JSON)
+        self.target = target
+        return target.deployment, target.deployment.version, {SERVED_ENTITY_HEADER: target.entity["name"]}
+
+    def answered(self, kwargs: dict, scored) -> None:
         try:
-            endpoint_metrics.record(target.endpoint.pk, target.entity["name"], result.elapsed_ms)
+            endpoint_metrics.record(self.target.endpoint.pk, self.target.entity["name"], scored.elapsed_ms)
         except Exception:  # noqa: BLE001 - counting must never turn an answer into an error
             pass
-        response[SERVED_ENTITY_HEADER] = target.entity["name"]
-        return response

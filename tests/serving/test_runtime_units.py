@@ -279,3 +279,11 @@ def test_a_pool_that_cannot_listen_fails_its_deployment_with_the_reason(settings
     [deployment] = ServingDeployment.objects.filter(served_model=served)
     assert supervisor.running == {}
     assert deployment.state == State.FAILED and "no socket to serve it on 192.0.2.1" in deployment.message
+
+
+def test_the_invocation_timeout_is_a_setting(settings):
+    from registry.serving import invocation
+
+    assert invocation.timeout_seconds() == 60.0  # the default
+    settings.SERVING_INVOCATION_TIMEOUT_SECONDS = 7
+    assert invocation.timeout_seconds() == 7.0
