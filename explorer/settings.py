@@ -262,6 +262,14 @@ JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5, minimum=1)
 JOB_STALE_QUEUED_SECONDS = env_int("JOB_STALE_QUEUED_SECONDS", 30, minimum=1)
 JOB_RETRY_BACKOFF_MS = env_int("JOB_RETRY_BACKOFF_MS", 2000, minimum=1)
+# Webhooks (registry/events). Target hosts on private, loopback or link-local addresses are refused unless listed
+# here (host names or IP literals, comma-separated). A delivery is retried with exponential backoff on 5xx, 429,
+# timeouts and connection errors until WEBHOOK_RETRY_WINDOW_SECONDS after the event; the lease must outlast a request.
+WEBHOOK_ALLOWED_HOSTS = [h.lower() for h in env_list("WEBHOOK_ALLOWED_HOSTS", "")]
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600, minimum=1)
+WEBHOOK_RETRY_BACKOFF_MS = env_int("WEBHOOK_RETRY_BACKOFF_MS", 2000, minimum=1)
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 30, minimum=1)
 # How copies of artifacts are verified: every byte of the copy is read back and its CRC-32 (default; what
 # object stores use for transfers) or SHA-256 must equal the checksum recorded for the source at upload.
 ARTIFACT_COPY_VERIFY = env_choice("ARTIFACT_COPY_VERIFY", "crc32", ("crc32", "sha256"))

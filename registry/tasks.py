@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from registry import jobs, storage
+from registry.events import delivery as webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,22 @@ def run_job(self, job_id: int) -> str:
 
 @shared_task
 def requeue_stale_jobs() -> int:
-    return jobs.requeue_stale()
+    # The same sweep publishes webhook deliveries whose message was lost (registry/events/delivery.py).
+    return jobs.requeue_stale() + webhook_delivery.requeue_stale()
+
+
+# One attempt per run; the next attempt is a retry of the same message (same task id) after the backoff. A worker
+# killed mid-attempt leaves the message (acks_late) and a lease that lapses, and the delivery is taken over. The
+# retry window on the row bounds how long a delivery is tried, so the message count is not bounded here.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> str:
+    try:
+        wait = webhook_delivery.attempt(delivery_id, task_id=self.request.id or "")
+    except webhook_delivery.LeaseHeld as held:
+        raise self.retry(countdown=max(1, int(held.seconds_left) + 1), exc=held)
+    if wait is not None:
+        raise self.retry(countdown=max(0.05, wait))
+    return "done"
 
 
 @shared_task

@@ -28,10 +28,12 @@ from registry.models.tracking import (
     RunOutput,
     RunTag,
 )
+from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "ArtifactChecksum", "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
+    "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]

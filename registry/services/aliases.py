@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from registry import audit
+from registry.events import registry_events
 from registry.errors import InvalidParameter, NotFound
 from registry.models import ModelAlias, ModelVersion
 from registry.names import validate_alias, validate_alias_syntax
@@ -51,6 +52,8 @@ def alias_set(*, actor, name: str, alias: str, version) -> ModelAlias:
     if alias != found.alias:
         params["requested_alias"] = alias  # another spelling of an alias of a three-level model
     audit.record(actor=actor, action="registered_model.set_alias", obj=model, params=params)
+    # MLflow fires "created" for every set, a move included.
+    registry_events.model_version_alias_created(model, found.alias, number)
     return found
 
 
@@ -64,5 +67,6 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     number = found.version.version if found else None
     if found is not None:
         found.delete()
+        registry_events.model_version_alias_deleted(model, found.alias)
     audit.record(actor=actor, action="registered_model.delete_alias", obj=model,
                  params={"alias": found.alias if found else alias, "version": number})

@@ -27,6 +27,10 @@ def authorize(actor, action: Action, obj: Model, *, not_found_message: str) -> N
     raise NotVisible(not_found_message)
 
 
+# Arguments a refused or failed call's audit event leaves out: who acts is recorded apart, and a secret never.
+_NOT_AUDITED = frozenset({"actor", "secret"})
+
+
 def service(action_name: str):
     """Run a service function in one transaction and audit its refusal or failure.
 
@@ -48,7 +52,7 @@ def service(action_name: str):
                 else:
                     outcome = AuditEvent.Outcome.FAILED
                 bound = signature.bind_partial(*args, **kwargs)
-                params = {k: v for k, v in bound.arguments.items() if k != "actor"}
+                params = {k: v for k, v in bound.arguments.items() if k not in _NOT_AUDITED}
                 entry = dict(actor=actor, action=action_name, params=params, outcome=outcome, message=exc.message,
                              object_name=str(params.get("name") or params.get("full_name")
                                              or params.get("securable") or "")[:800])

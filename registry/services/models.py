@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from registry import audit, permissions
+from registry.events import registry_events
 from registry.errors import AlreadyExists, InvalidParameter, NotFound
 from registry.models import Catalog, ModelVersion, RegisteredModel, RegisteredModelTag, Schema
 from registry.names import ModelName, parse_model_name
@@ -54,6 +55,7 @@ def registered_model_create(*, actor, name: str, description: str = "", tags: di
         )
     audit.record(actor=actor, action="registered_model.create", obj=model,
                  params={"name": parsed.full_name, "description": description, "tags": tags or {}})
+    registry_events.registered_model_created(model)
     return model
 
 

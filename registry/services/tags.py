@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from registry import audit
+from registry.events import registry_events
 from registry.errors import InvalidParameter
 from registry.models import ModelVersionTag, RegisteredModelTag
 from registry.names import validate_tag, validate_tag_key
@@ -75,6 +76,7 @@ def version_tag_set(*, actor, name: str, version, key: str, value: str) -> Model
     tag, _ = ModelVersionTag.objects.update_or_create(version=mv, key=key, defaults={"value": value})
     mv.save(update_fields=["updated_at"])
     audit.record(actor=actor, action="model_version.set_tag", obj=mv, params={"key": key, "value": value})
+    registry_events.model_version_tag_set(mv, key, value)
     return tag
 
 
@@ -87,4 +89,5 @@ def version_tag_delete(*, actor, name: str, version, key: str) -> None:
     deleted, _ = ModelVersionTag.objects.filter(version=mv, key=key).delete()
     if deleted:
         mv.save(update_fields=["updated_at"])
+        registry_events.model_version_tag_deleted(mv, key)
     audit.record(actor=actor, action="model_version.delete_tag", obj=mv, params={"key": key, "deleted": bool(deleted)})

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry import audit
+from registry.events import registry_events
 from registry.errors import InvalidParameter, NotFound
 from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
@@ -77,6 +78,7 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         _record_on_logged_model(actor, model_id, name=model.full_name, version=mv.version)
     audit.record(actor=actor, action="model_version.create", obj=mv,
                  params={"name": model.full_name, "version": mv.version, "source": source, "run_id": mv.run_id})
+    registry_events.model_version_created(mv)
     if unity:
         from registry.jobs import start_registration
 
@@ -120,8 +122,10 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
     # The model's row lock first: transitions of one model queue up, so two versions moved to Production at
     # once with archive_existing_versions do not both stay there.
     touch_model(mv.model)
+    archived = []
     if archive_existing_versions and canonical in (Stage.STAGING, Stage.PRODUCTION):
         others = ModelVersion.objects.filter(model=mv.model, current_stage=canonical).exclude(pk=mv.pk)
+        archived = list(others.values_list("version", flat=True))
         others.update(current_stage=Stage.ARCHIVED, updated_at=timezone.now(), updated_by=actor)
     previous = mv.current_stage
     mv.current_stage = canonical
@@ -129,6 +133,7 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
     mv.save(update_fields=["current_stage", "updated_by", "updated_at"])
     audit.record(actor=actor, action="model_version.transition_stage", obj=mv,
                  params={"stage": canonical, "previous_stage": previous, "archive_existing_versions": archive_existing_versions})
+    registry_events.stage_transitioned(mv, from_stage=previous, archived=archived)
     return mv
 
 
@@ -156,6 +161,7 @@ def model_version_mark_ready(*, version_id: int, signature: dict | None, message
     mv.save(update_fields=["status", "status_message", "signature", "updated_at"])
     touch_model(mv.model)
     audit.record(actor=None, action="model_version.registration_ready", obj=mv, params={"version": mv.version})
+    registry_events.model_version_ready(mv)
     return mv
 
 
@@ -166,4 +172,5 @@ def model_version_mark_failed(*, version_id: int, message: str) -> ModelVersion:
     mv.save(update_fields=["status", "status_message", "updated_at"])
     audit.record(actor=None, action="model_version.registration_failed", obj=mv,
                  params={"version": mv.version}, outcome="failed", message=message)
+    registry_events.model_version_failed(mv)
     return mv

@@ -1,0 +1,63 @@
+"""Event names, "entity.action": MLflow's registry events (what its client can subscribe to) and ours, which a
+governed catalog adds. MLflow's client can only spell its own, so ours travel in `explorer_events`."""
+from __future__ import annotations
+
+from registry.errors import InvalidParameter
+
+# MLflow 3.17.2's valid (entity, action) pairs (mlflow.entities.webhook.VALID_ENTITY_ACTIONS). The prompt and
+# budget events are accepted, as MLflow's server accepts them, but this registry has no prompts or budgets.
+MLFLOW_EVENTS = (
+    "registered_model.created",
+    "model_version.created",
+    "model_version_tag.set",
+    "model_version_tag.deleted",
+    "model_version_alias.created",
+    "model_version_alias.deleted",
+    "prompt.created",
+    "prompt_version.created",
+    "prompt_tag.set",
+    "prompt_tag.deleted",
+    "prompt_version_tag.set",
+    "prompt_version_tag.deleted",
+    "prompt_alias.created",
+    "prompt_alias.deleted",
+    "budget_policy.exceeded",
+)
+REGISTERED_MODEL_CREATED = "registered_model.created"
+MODEL_VERSION_CREATED = "model_version.created"
+VERSION_TAG_SET = "model_version_tag.set"
+VERSION_TAG_DELETED = "model_version_tag.deleted"
+ALIAS_CREATED = "model_version_alias.created"
+ALIAS_DELETED = "model_version_alias.deleted"
+
+# Ours.
+VERSION_READY = "model_version.ready"
+VERSION_FAILED = "model_version.failed_registration"
+VERSION_COPIED = "model_version.copied"
+STAGE_TRANSITIONED = "model_version.stage_transitioned"
+EXPLORER_EVENTS = (VERSION_READY, VERSION_FAILED, VERSION_COPIED, STAGE_TRANSITIONED)
+
+# Events about no model yet: only a registry-wide webhook can hear them.
+REGISTRY_WIDE_ONLY = (REGISTERED_MODEL_CREATED,)
+
+
+def mlflow_event(value) -> str:
+    """One event of MLflow's request shape {"entity": "MODEL_VERSION", "action": "CREATED"} as "entity.action"."""
+    if not isinstance(value, dict) or not isinstance(value.get("entity"), str) or not isinstance(value.get("action"), str):
+        raise InvalidParameter(f"Webhook events must be a non-empty list of WebhookEvent objects: {value!r}.")
+    name = f"{value['entity'].lower()}.{value['action'].lower()}"
+    if name not in MLFLOW_EVENTS:
+        raise InvalidParameter(f"Invalid action '{value['action'].lower()}' for entity '{value['entity'].lower()}'. "
+                               f"Valid events are: {', '.join(MLFLOW_EVENTS)}.")
+    return name
+
+
+def explorer_event(value) -> str:
+    if not isinstance(value, str) or value.lower() not in EXPLORER_EVENTS:
+        raise InvalidParameter(f"Invalid explorer event {value!r}. Valid events are: {', '.join(EXPLORER_EVENTS)}.")
+    return value.lower()
+
+
+def mlflow_json(name: str) -> dict:
+    entity, action = name.split(".")
+    return {"entity": entity.upper(), "action": action.upper()}
