@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from registry.errors import RegistryError
 from registry.models import ServedModel, ServingDeployment, ServingEvent
-from registry.serving import model_files
+from registry.serving import disk_sweep, model_files
 from registry.serving.pool import ModelPool, check_pools, describe_exit
 from registry.serving.reconcile import reconcile_all, record_event
 from registry.serving.supervisor_environments import EnvironmentStarts
@@ -50,6 +50,7 @@ class SupervisorSettings:
     lease_seconds: float = 15.0
     tick_seconds: float = 0.5
     reconcile_seconds: float = 2.0
+    disk_sweep_seconds: float = 300.0  # how often copies of versions no longer served are removed (disk_sweep)
     health_seconds: float = 2.0
     startup_seconds: float = 180.0  # to import the model's libraries and load it
     drain_grace_seconds: float = 2.0  # a retired pool keeps accepting this long (requests routed just before)
@@ -91,6 +92,7 @@ class Supervisor(EnvironmentStarts):
         self.init_environments(self.settings.env_root)
         self.lease_valid_until = 0.0  # monotonic: when the leases last renewed lapse
         self.next_reconcile_at = 0.0
+        self.next_disk_sweep_at = 0.0
 
     # ---- the loop ------------------------------------------------------------------------------------------
 
@@ -109,6 +111,9 @@ class Supervisor(EnvironmentStarts):
             if now >= self.next_reconcile_at:
                 reconcile_all()
                 self.next_reconcile_at = now + self.settings.reconcile_seconds
+            if now >= self.next_disk_sweep_at:
+                self.next_disk_sweep_at = now + self.settings.disk_sweep_seconds
+                disk_sweep.sweep()
             self.renew_leases()
             self.claim()
             self.finish_builds()

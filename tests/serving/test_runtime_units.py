@@ -287,3 +287,43 @@ def test_the_invocation_timeout_is_a_setting(settings):
     assert invocation.timeout_seconds() == 60.0  # the default
     settings.SERVING_INVOCATION_TIMEOUT_SECONDS = 7
     assert invocation.timeout_seconds() == 7.0
+
+
+# ---- what a supervisor's machine keeps -----------------------------------------------------------------------
+
+def test_the_disk_sweep_keeps_what_is_served_and_removes_the_rest(settings, tmp_path):
+    import os
+    import time
+
+    from registry.serving import disk_sweep
+
+    settings.VAR_DIR = tmp_path
+    served = _served(versions=3)
+    reconcile_all()
+    one, two, three = _live(served)
+    uid = served.model.uid.hex
+    versions = model_files.serving_root() / "versions" / uid
+    for number in (1, 2, 3):
+        (versions / str(number)).mkdir(parents=True)
+        (versions / str(number) / "MLmodel").write_text("flavors: {}")
+    fresh_partial, old_partial = versions / ".partial-1-abc", versions / ".partial-1-def"
+    fresh_partial.mkdir()
+    old_partial.mkdir()
+    os.utime(old_partial, (time.time() - 2 * disk_sweep.PARTIAL_GRACE_SECONDS,) * 2)
+    # Version 2 is no longer served; version 3's first deployment failed and a newer one replaced it.
+    ServingDeployment.objects.filter(pk=two.pk).update(state=State.STOPPED)
+    ServingDeployment.objects.filter(pk=three.pk).update(state=State.FAILED)
+    newer = ServingDeployment.objects.create(served_model=served, version=three.version, generation=2)
+    gone = 10_000 + newer.pk  # a deployment row deleted since (its model was deleted)
+    for pk in (one.pk, two.pk, three.pk, newer.pk, gone):
+        model_files.log_path(pk).parent.mkdir(parents=True)
+        model_files.log_path(pk).write_text("log")
+
+    removed = set(disk_sweep.sweep())
+
+    assert removed == {versions / "2", old_partial, model_files.deployment_dir(three.pk),
+                       model_files.deployment_dir(gone)}
+    assert (versions / "1" / "MLmodel").is_file() and (versions / "3" / "MLmodel").is_file() and fresh_partial.is_dir()
+    # Stopped, but still the newest deployment of its version: its log stays for the Serving tab.
+    assert model_files.log_path(two.pk).is_file() and model_files.log_path(newer.pk).is_file()
+    assert disk_sweep.sweep() == []
