@@ -6,12 +6,15 @@ A READY version's files never change, so a copy is made once per version and sha
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import posixpath
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -20,6 +23,8 @@ from registry.errors import InvalidParameter
 from registry.models import ModelVersion
 from registry.sources import artifact_path_of
 
+
+log = logging.getLogger(__name__)
 
 # The mlflow client records `mlflow==<version>`; a deployment here may have the full package or mlflow-skinny.
 SAME_PACKAGE = {"mlflow": ("mlflow", "mlflow-skinny")}
@@ -41,13 +46,48 @@ def log_path(deployment_id: int) -> Path:
     return deployment_dir(deployment_id) / "process.log"
 
 
+def _copy_target(version: ModelVersion) -> Path:
+    return serving_root() / "versions" / version.model.uid.hex / str(version.version)
+
+
+def materialised(version: ModelVersion) -> Path | None:
+    """The local copy of the version's files if it is complete already (no copy needed), else None."""
+    target = _copy_target(version)
+    return target if (target / "MLmodel").is_file() else None
+
+
+class BackgroundCopy:
+    """`materialise(version)` on a thread of its own, so that a large version does not hold up the supervisor's
+    loop (leases, health checks, other deployments) while it is copied. `done` is set once `model_dir` or
+    `error` (the Failed reason) is."""
+
+    def __init__(self, version: ModelVersion):
+        self.version = version
+        self.done = threading.Event()
+        self.model_dir: Path | None = None
+        self.error = ""
+        threading.Thread(target=self._run, name=f"serving-copy-{version.pk}", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self.model_dir = materialise(self.version)
+        except DeployError as error:
+            self.error = str(error)
+        except Exception as error:  # noqa: BLE001 - the store is missing a file, the local disk is full, ...
+            log.exception("version %s: could not copy its files for serving", self.version.pk)
+            self.error = f"Version {self.version.version}: its files could not be copied for serving ({error})."
+        finally:
+            connection.close()  # this thread's own connection, if the storage backend opened one
+            self.done.set()
+
+
 def materialise(version: ModelVersion) -> Path:
     """The local directory holding the version's files (its MLmodel at the top), copied from storage if needed."""
     try:
         location = artifact_path_of(version.storage_location)
     except InvalidParameter:
         raise DeployError(f"Version {version.version} has no files in the registry's storage to serve.") from None
-    target = serving_root() / "versions" / version.model.uid.hex / str(version.version)
+    target = _copy_target(version)
     if (target / "MLmodel").is_file():
         return target
     files = list(storage.walk_files(location))

@@ -30,12 +30,11 @@ from django.db import DatabaseError, close_old_connections
 from django.db.models import Q
 from django.utils import timezone
 
-from registry.errors import RegistryError
 from registry.models import ServedModel, ServingDeployment, ServingEvent
 from registry.serving import disk_sweep, model_files
 from registry.serving.pool import ModelPool, check_pools, describe_exit
 from registry.serving.reconcile import reconcile_all, record_event
-from registry.serving.supervisor_environments import EnvironmentStarts
+from registry.serving.supervisor_environments import Building, EnvironmentStarts
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +115,7 @@ class Supervisor(EnvironmentStarts):
                 disk_sweep.sweep()
             self.renew_leases()
             self.claim()
+            self.finish_copies()
             self.finish_builds()
             self.check_health()
             for running in list(self.running.values()):
@@ -211,22 +211,41 @@ class Supervisor(EnvironmentStarts):
     # ---- one deployment ------------------------------------------------------------------------------------
 
     def start(self, deployment_id: int) -> None:
+        """Start the deployment's pool, once the version's files are on this machine: at once when a copy is
+        there, else after a copy in the background (the deployment is held like one whose environment is built,
+        and finish_copies takes it on)."""
         deployment = Deployment.objects.select_related("version__model").get(pk=deployment_id)
         version = deployment.version
         model_files.deployment_dir(deployment.pk).mkdir(parents=True, exist_ok=True)
+        model_dir = model_files.materialised(version)
+        if model_dir is None:
+            self.building[deployment.pk] = Building(deployment.pk, None, model_files.BackgroundCopy(version))
+            self._mine(deployment.pk).filter(state=State.PENDING).update(
+                message="Copying the version's files for serving.", updated_at=timezone.now())
+            return
+        self._start_with_files(deployment, model_dir)
+
+    def finish_copies(self) -> None:
+        for held in [b for b in self.building.values()
+                     if isinstance(b.build, model_files.BackgroundCopy) and b.build.done.is_set()]:
+            del self.building[held.id]
+            deployment = self._mine(held.id).filter(state=State.PENDING).select_related("version__model").first()
+            if deployment is None:  # retired or taken meanwhile
+                continue
+            if held.build.error:
+                self._mark_failed(deployment.pk, deployment.version.version, held.build.error)
+            else:
+                self._start_with_files(deployment, held.build.model_dir)
+
+    def _start_with_files(self, deployment: Deployment, model_dir) -> None:
+        version = deployment.version
+        if self.settings.env_manager == "virtualenv":
+            self._start_in_environment(deployment, model_dir)
+            return
         try:
-            model_dir = model_files.materialise(version)
-            if self.settings.env_manager == "virtualenv":
-                self._start_in_environment(deployment, model_dir)
-                return
             notes = model_files.check_requirements(version, model_dir)
         except model_files.DeployError as error:
             self._mark_failed(deployment.pk, version.version, str(error))
-            return
-        except (RegistryError, OSError) as error:  # the store is missing a file, the local disk is full, ...
-            log.exception("deployment %s: could not copy the version's files", deployment.pk)
-            self._mark_failed(deployment.pk, version.version,
-                              f"Version {version.version}: its files could not be copied for serving ({error}).")
             return
         self._launch(deployment, model_dir, notes)
 

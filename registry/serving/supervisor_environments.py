@@ -20,8 +20,8 @@ class Building:
     """A deployment the supervisor holds (leased, PENDING) while its environment is built: no pool yet."""
 
     id: int
-    model_dir: Path
-    build: environments.Build
+    model_dir: Path | None  # None while the version's files are copied (build: a model_files.BackgroundCopy)
+    build: environments.Build | model_files.BackgroundCopy
 
 
 class EnvironmentStarts:
@@ -57,7 +57,8 @@ class EnvironmentStarts:
     def finish_builds(self) -> None:
         """Start the deployments whose environment is built; fail those whose build failed (not retried until the
         deployment is asked for again: a new generation, as for any FAILED deployment)."""
-        for building in [b for b in self.building.values() if b.build.done.is_set()]:
+        for building in [b for b in self.building.values()
+                         if isinstance(b.build, environments.Build) and b.build.done.is_set()]:
             del self.building[building.id]
             deployment = self._mine(building.id).filter(state=State.PENDING).select_related("version__model").first()
             if deployment is None:

@@ -251,12 +251,20 @@ def test_a_version_without_an_mlflow_model_fails_before_any_process_starts(setti
     reconcile_all()
     supervisor = Supervisor(SupervisorSettings(), ident="a:1")
     supervisor.claim()
+    _copies_finished(supervisor)
     [deployment] = ServingDeployment.objects.filter(served_model=served)
     assert supervisor.running == {}
     assert deployment.state == State.FAILED and "no MLmodel file" in deployment.message
     assert deployment.lease_expires_at is None
     [event] = ServingEvent.objects.filter(deployment=deployment)
     assert event.kind == ServingEvent.Kind.DEPLOY_FAILED
+
+
+def _copies_finished(supervisor: Supervisor) -> None:
+    """Wait for the background copies of versions' files, then let the supervisor take the deployments on."""
+    for held in list(supervisor.building.values()):
+        assert held.build.done.wait(10)
+    supervisor.finish_copies()
 
 
 def test_a_long_log_is_trimmed_to_its_tail(tmp_path):
@@ -276,6 +284,7 @@ def test_a_pool_that_cannot_listen_fails_its_deployment_with_the_reason(settings
     monkeypatch.setattr(model_files, "materialise", lambda version: tmp_path)
     supervisor = Supervisor(SupervisorSettings(host="192.0.2.1"), ident="a:1")  # TEST-NET: not this machine's
     supervisor.claim()
+    _copies_finished(supervisor)
     [deployment] = ServingDeployment.objects.filter(served_model=served)
     assert supervisor.running == {}
     assert deployment.state == State.FAILED and "no socket to serve it on 192.0.2.1" in deployment.message
@@ -327,3 +336,40 @@ def test_the_disk_sweep_keeps_what_is_served_and_removes_the_rest(settings, tmp_
     # Stopped, but still the newest deployment of its version: its log stays for the Serving tab.
     assert model_files.log_path(two.pk).is_file() and model_files.log_path(newer.pk).is_file()
     assert disk_sweep.sweep() == []
+
+
+def test_a_version_being_copied_holds_its_deployment_without_holding_up_the_loop(monkeypatch, settings, tmp_path):
+    """The copy of a version's files runs on a thread of its own: claim returns at once, the lease is renewed
+    while the copy runs, and the pool starts from the loop once the files are there."""
+    import threading
+
+    settings.VAR_DIR = tmp_path
+    served = _served()
+    reconcile_all()
+    release, copied = threading.Event(), tmp_path / "copied"
+
+    def slow_materialise(version):
+        assert release.wait(10)
+        copied.mkdir()
+        return copied
+
+    monkeypatch.setattr(model_files, "materialise", slow_materialise)
+    monkeypatch.setattr(model_files, "check_requirements", lambda version, model_dir: [])
+    supervisor = Supervisor(SupervisorSettings(lease_seconds=10), ident="a:1")
+    launched = []
+    monkeypatch.setattr(supervisor, "_launch", lambda deployment, model_dir, notes=(): launched.append(model_dir))
+    supervisor.claim()  # returns although the copy has not finished
+    [deployment] = _live(served)
+    assert list(supervisor.building) == [deployment.pk] and launched == []
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.message) == (State.PENDING, "Copying the version's files for serving.")
+    ServingDeployment.objects.filter(pk=deployment.pk).update(lease_expires_at=timezone.now())
+    supervisor.renew_leases()
+    deployment.refresh_from_db()
+    assert deployment.lease_expires_at > timezone.now() + timedelta(seconds=5)
+    supervisor.finish_copies()
+    assert launched == []
+    release.set()
+    supervisor.building[deployment.pk].build.done.wait(10)
+    supervisor.finish_copies()
+    assert launched == [copied] and supervisor.building == {}
