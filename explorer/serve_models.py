@@ -24,7 +24,7 @@ def settings_from_env():
         host=env_str("SERVING_HOST", "127.0.0.1"),
         lease_seconds=float(lease),
         startup_seconds=float(env_int("SERVING_STARTUP_SECONDS", 180, minimum=5)),
-        request_timeout_seconds=env_int("SERVING_REQUEST_TIMEOUT_SECONDS", 60, minimum=1),
+        request_timeout_seconds=settings.SERVING_REQUEST_TIMEOUT_SECONDS,
         max_deployments=env_int("SERVING_MAX_DEPLOYMENTS", 0),
         env_manager=settings.SERVING_ENV_MANAGER,
         env_root=str(settings.SERVING_ENV_ROOT),

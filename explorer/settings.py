@@ -285,5 +285,6 @@ DESCRIPTION_GENERATOR = env_str("DESCRIPTION_GENERATOR", "")
 # requirements set, built with pip from the package index and cached by hash under SERVING_ENV_ROOT.
 SERVING_ENV_MANAGER = env_choice("SERVING_ENV_MANAGER", "local", ("local", "virtualenv"))
 SERVING_ENV_ROOT = Path(env_str("SERVING_ENV_ROOT", str(VAR_DIR / "serving" / "envs")))
-# Seconds a model process may take to answer one scoring request before the caller gets 504 DEADLINE_EXCEEDED.
-SERVING_INVOCATION_TIMEOUT_SECONDS = env_int("SERVING_INVOCATION_TIMEOUT_SECONDS", 60, minimum=1)
+# Seconds a model process may take to answer one scoring request before the caller gets 504 DEADLINE_EXCEEDED
+# (the model process's own limit; the web tier waits a little longer, so that limit answers first).
+SERVING_REQUEST_TIMEOUT_SECONDS = env_int("SERVING_REQUEST_TIMEOUT_SECONDS", 60, minimum=1)

@@ -38,8 +38,12 @@ class Scored:
         return self.status < 400
 
 
+# The web tier waits this much longer than the model process's own limit, so that limit answers first.
+TIMEOUT_GRACE_SECONDS = 2.0
+
+
 def timeout_seconds() -> float:
-    return float(settings.SERVING_INVOCATION_TIMEOUT_SECONDS)
+    return float(settings.SERVING_REQUEST_TIMEOUT_SECONDS) + TIMEOUT_GRACE_SECONDS
 
 
 def score(deployment: ServingDeployment, version: ModelVersion, *, content_type: str, read_body: Callable[[], bytes],

@@ -290,12 +290,12 @@ def test_a_pool_that_cannot_listen_fails_its_deployment_with_the_reason(settings
     assert deployment.state == State.FAILED and "no socket to serve it on 192.0.2.1" in deployment.message
 
 
-def test_the_invocation_timeout_is_a_setting(settings):
+def test_the_web_tier_waits_a_little_longer_than_the_model_process_may_take(settings):
     from registry.serving import invocation
 
-    assert invocation.timeout_seconds() == 60.0  # the default
-    settings.SERVING_INVOCATION_TIMEOUT_SECONDS = 7
-    assert invocation.timeout_seconds() == 7.0
+    assert invocation.timeout_seconds() == 60.0 + invocation.TIMEOUT_GRACE_SECONDS  # the default
+    settings.SERVING_REQUEST_TIMEOUT_SECONDS = 7
+    assert invocation.timeout_seconds() == 7.0 + invocation.TIMEOUT_GRACE_SECONDS
 
 
 # ---- what a supervisor's machine keeps -----------------------------------------------------------------------
