@@ -32,6 +32,7 @@ MODEL_TABS = (
     Tab("Permissions", "explorer:model_permissions"),
     Tab("Lineage", "explorer:model_lineage"),
     Tab("Serving", "explorer:model_serving"),
+    Tab("Webhooks", "explorer:model_webhooks", Action.MANAGE_GRANTS),
     Tab("History", "explorer:model_history"),
 )
 VERSION_TABS = (

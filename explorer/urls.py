@@ -7,6 +7,7 @@ from explorer.views import (account, audit, browse, console, dialogs, jobs, line
                             version)
 from explorer.views import compare, serving
 from explorer.views import create
+from explorer.views import webhooks
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -31,6 +32,7 @@ ui_patterns = [
     path("models/<str:name>/permissions/", model.model_permissions, name="model_permissions"),
     path("models/<str:name>/lineage/", model.model_lineage, name="model_lineage"),
     path("models/<str:name>/history/", model.model_history, name="model_history"),
+    path("models/<str:name>/webhooks/", webhooks.model_webhooks, name="model_webhooks"),
     path("models/<str:name>/serving/", serving.model_serving, name="model_serving"),
     path("models/<str:name>/serving/status/", serving.model_serving_status, name="model_serving_status"),
     path("models/<str:name>/serving/enable/", serving.model_serving_enable, name="model_serving_enable"),

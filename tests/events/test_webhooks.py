@@ -320,3 +320,41 @@ def test_explorer_events_ready_and_stage_transition(admin, receiver):
     body = json.loads(deliveries_of("ours").get(event="model_version.stage_transitioned").body)
     assert body["data"] == {"name": "legacy", "version": "1", "from_stage": "None", "to_stage": "Production",
                             "archived_versions": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ready_failed_and_copy_finished_events_name_the_source_only_to_who_may_read_it(admin, owner, reader, governed,
+                                                                                       receiver):
+    from registry.jobs import execute
+    from registry.models import Job
+    from registry.services.copy import model_version_copy
+    from tests.jobs.conftest import ready_version
+
+    ours = ["model_version.ready", "model_version.failed_registration", "model_version.copied"]
+    created = [{"entity": "MODEL_VERSION", "action": "CREATED"}]
+    webhook_create(actor=admin, name="wide", url=receiver.url, events=created, explorer_events=ours)
+    registered_model_create(actor=owner, name="prod.ml_team.dst")
+    dst = RegisteredModel.objects.get(name="dst")
+    grant_add(actor=admin, securable=dst, principal=reader, privilege="MANAGE")
+    webhook_create(actor=reader, name="dst-only", url=receiver.url, model_name="prod.ml_team.dst", events=created,
+                   explorer_events=ours)
+
+    src, _ = ready_version(owner, "prod.ml_team.src")
+    assert json.loads(deliveries_of("wide").get(event="model_version.ready").body)["data"] == {
+        "name": "prod.ml_team.src", "version": "1", "status": "READY"}
+    assert not deliveries_of("dst-only").exists()  # another model's events
+
+    copied = model_version_copy(actor=owner, source_name="prod.ml_team.src", source_version=1,
+                                destination_name="prod.ml_team.dst")
+    assert execute(Job.objects.get(model_version=copied).pk) == Job.State.SUCCEEDED
+    wide = json.loads(deliveries_of("wide").get(event="model_version.copied").body)["data"]
+    assert wide == {"name": "prod.ml_team.dst", "version": "1", "source": "models:/prod.ml_team.src/1"}
+    scoped = json.loads(deliveries_of("dst-only").get(event="model_version.copied").body)["data"]
+    assert scoped["source"] == "models:/<restricted>"  # reader may not read prod.ml_team.src
+    created_for_reader = json.loads(deliveries_of("dst-only").get(event="model_version.created").body)["data"]
+    assert "src" not in json.dumps(created_for_reader)
+
+    broken = make_version(owner, "prod.ml_team.dst")  # a run without files: the registration fails
+    assert execute(Job.objects.get(model_version=broken).pk) == Job.State.FAILED
+    failed = json.loads(deliveries_of("dst-only").get(event="model_version.failed_registration").body)["data"]
+    assert failed["status"] == "FAILED_REGISTRATION" and failed["version"] == "2" and failed["status_message"]
