@@ -8,6 +8,7 @@ from explorer.views import (account, audit, browse, console, dialogs, jobs, line
 from explorer.views import compare, serving
 from explorer.views import create
 from explorer.views import webhooks
+from explorer.views import mlflow_links
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -15,6 +16,7 @@ from explorer.views import webhooks
 ui_patterns = [
     path("", browse.home, name="home"),
     path("search/", browse.search, name="search"),
+    path("mlflow-link/", mlflow_links.mlflow_link, name="mlflow_link"),
     path("models/", models_list.models_list, name="models"),
     path("workspace/", browse.workspace_page, name="workspace"),
     path("nav/catalogs/<str:catalog>/", browse.nav_catalog, name="nav_catalog"),

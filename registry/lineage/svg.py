@@ -100,9 +100,10 @@ def render_svg(graph: Graph, url_for: UrlFor | None = None, *, id_prefix: str = 
     width = max((x for x, _ in pos.values()), default=PAD) + WIDTH + PAD
     height = max((y for _, y in pos.values()), default=PAD) + HEIGHT + PAD
     p = escape(id_prefix, quote=True)
+    # role=group, not img: an image's children are presentational, and the nodes are links (axe: nested-interactive).
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="lineage-graph" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-labelledby="{p}-title" '
+        f'viewBox="0 0 {width} {height}" role="group" aria-labelledby="{p}-title" '
         'font-family="system-ui, sans-serif" font-size="12">',
         f'<title id="{p}-title">{escape(title)}</title>',
         f'<defs><marker id="{p}-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '

@@ -49,8 +49,8 @@ def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, ow
     # Browse the tree: catalog -> schema -> model (each level lazy-loaded).
     page.goto(f"{base}/")
     shot(page, "home")
-    page.locator("summary:has(a[href='/catalogs/prod/'])").click(position={"x": 4, "y": 8})
-    schema_summary = page.locator("summary:has(a[href='/schemas/prod.ml_team/'])")
+    page.locator("li:has(> a[href='/catalogs/prod/']) > details > summary").click(position={"x": 4, "y": 8})
+    schema_summary = page.locator("li:has(> a[href='/schemas/prod.ml_team/']) > details > summary")
     schema_summary.wait_for()
     schema_summary.click(position={"x": 4, "y": 8})
     model_link = page.locator(f".sidebar a[href='/models/{MODEL}/']")
