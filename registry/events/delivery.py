@@ -132,6 +132,11 @@ def _claim(delivery_pk: int, task_id: str):
             return None  # superseded by a later publish (the sweeper's)
         elif delivery.next_attempt_at > now:
             return (delivery.next_attempt_at - now).total_seconds()
+        if delivery.attempts and now > delivery.give_up_at:
+            # Due inside the window but picked up after it (a busy or restarted worker): the bound holds.
+            _finish(delivery, WebhookDelivery.State.FAILED,
+                    f"Gave up after {delivery.attempts} attempts (retry window ended). Last: {delivery.last_error}")
+            return None
         hook = Webhook.objects.select_related("owner").filter(pk=delivery.webhook_id).first()
         if hook is None or hook.status != Webhook.Status.ACTIVE:
             _finish(delivery, WebhookDelivery.State.SKIPPED, "The webhook was deleted or disabled.")
