@@ -80,17 +80,18 @@ def start_registration(*, actor, version: ModelVersion, source_location: str) ->
     if version.copied_from_id:
         source = version.copied_from
         params["source_version"] = {"name": source.model.full_name, "version": source.version}
+    params["target"] = {"name": version.model.full_name, "version": version.version}
     job = Job.objects.create(kind=kind, created_by=_who(actor), model=version.model, model_version=version,
                              params=params, message="Waiting for a worker")
     publish_on_commit(job)
     return job
 
 
-def start_artifact_cleanup(*, actor, prefixes: list[str]) -> Job:
-    job = Job.objects.create(
-        kind=Job.Kind.DELETE_ARTIFACTS, created_by=_who(actor),
-        params={"prefixes": prefixes}, message="Waiting for a worker",
-    )
+def start_artifact_cleanup(*, actor, prefixes: list[str], target: dict | None = None) -> Job:
+    """`target` ({"name", "version"?}): what was deleted, for the jobs page once the rows are gone."""
+    params = {"prefixes": prefixes, **({"target": target} if target else {})}
+    job = Job.objects.create(kind=Job.Kind.DELETE_ARTIFACTS, created_by=_who(actor), params=params,
+                             message="Waiting for a worker")
     publish_on_commit(job)
     return job
 
@@ -100,7 +101,7 @@ def start_migration(*, actor, source, destination, stage_alias_map: dict[str, st
         kind=Job.Kind.MIGRATE, created_by=_who(actor), model=destination,
         params={"source_model_id": source.pk, "source_name": source.full_name,
                 "destination_name": destination.full_name, "stage_alias_map": stage_alias_map,
-                "versions": {}, "aliases": {}},
+                "versions": {}, "aliases": {}, "target": {"name": destination.full_name}},
         message="Waiting for a worker",
     )
     publish_on_commit(job)

@@ -44,5 +44,15 @@ class Job(models.Model):
         ordering = ["-created_at", "-id"]
 
     @property
+    def recorded_target(self) -> str:
+        """What the job acted on, as recorded when it started ("prod.ml_team.iris v3"): still there once the
+        model or version is deleted (and the foreign keys with it)."""
+        target = (self.params or {}).get("target") or {}
+        name, version = target.get("name"), target.get("version")
+        if not name:
+            return ""
+        return f"{name} v{version}" if version else str(name)
+
+    @property
     def is_finished(self) -> bool:
         return self.state in {self.State.SUCCEEDED, self.State.FAILED, self.State.CANCELLED}

@@ -100,7 +100,8 @@ def catalog_delete(*, actor, name: str, force: bool = False) -> None:
     audit.record(actor=actor, action="catalog.delete", obj=catalog, params={"force": force})
     from registry.services.models import schedule_artifact_cleanup
 
-    schedule_artifact_cleanup(actor=actor, models=list(catalog.schemas.values_list("models__uid", flat=True)))
+    schedule_artifact_cleanup(actor=actor, models=list(catalog.schemas.values_list("models__uid", flat=True)),
+                              target={"name": catalog.name})
     catalog.delete()
 
 
@@ -159,5 +160,6 @@ def schema_delete(*, actor, full_name: str, force: bool = False) -> None:
     audit.record(actor=actor, action="schema.delete", obj=schema, params={"force": force})
     from registry.services.models import schedule_artifact_cleanup
 
-    schedule_artifact_cleanup(actor=actor, models=list(schema.models.values_list("uid", flat=True)))
+    schedule_artifact_cleanup(actor=actor, models=list(schema.models.values_list("uid", flat=True)),
+                              target={"name": schema.full_name})
     schema.delete()

@@ -112,7 +112,7 @@ def registered_model_delete(*, actor, name: str, force: bool = True) -> None:
         raise InvalidParameter(f"Registered model {model.full_name} has versions: delete them first or use force.")
     audit.record(actor=actor, action="registered_model.delete", obj=model,
                  params={"name": model.full_name, "versions": model.versions.count()})
-    schedule_artifact_cleanup(actor=actor, models=[model.uid])
+    schedule_artifact_cleanup(actor=actor, models=[model.uid], target={"name": model.full_name})
     model.delete()
 
 
@@ -141,11 +141,12 @@ def version_lock(version: ModelVersion) -> None:
         raise NotFound(version_not_found_message(version.model.full_name, version.version))
 
 
-def schedule_artifact_cleanup(*, actor, models=(), versions=()) -> None:
-    """Metadata goes at once; the managed artifacts go in a clean-up job after commit."""
+def schedule_artifact_cleanup(*, actor, models=(), versions=(), target: dict | None = None) -> None:
+    """Metadata goes at once; the managed artifacts go in a clean-up job after commit. `target` names what was
+    deleted ({"name", "version"?}), for the jobs page."""
     from registry.jobs import start_artifact_cleanup
 
     locations = [f"registry/{uid.hex if hasattr(uid, 'hex') else uid}" for uid in models if uid]
     locations += [location for location in versions if location]
     if locations:
-        start_artifact_cleanup(actor=actor, prefixes=locations)
+        start_artifact_cleanup(actor=actor, prefixes=locations, target=target)

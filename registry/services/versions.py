@@ -143,7 +143,8 @@ def model_version_delete(*, actor, name: str, version) -> None:
     authorize(actor, Action.DELETE, mv.model, not_found_message=model_not_found_message(name))
     audit.record(actor=actor, action="model_version.delete", obj=mv, params={"name": mv.model.full_name, "version": mv.version})
     if mv.model.is_unity_catalog:
-        schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]])
+        schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]],
+                                  target={"name": mv.model.full_name, "version": mv.version})
     # The model's row lock, then the version's (the order alias and tag changes take them in, so none deadlock),
     # both before the version's tags and aliases are collected for deletion: a tag set meanwhile either committed
     # first (and is deleted with it) or waits and then finds no version.

@@ -59,3 +59,17 @@ def test_jobs_page_shows_mine_polls_while_unfinished_and_hides_others(client_for
     assert 'hx-trigger="every 2s"' not in finished
     status = client_for(owner).get(f"/jobs/{job.pk}/status/", HTTP_HX_REQUEST="true")
     assert status.status_code == 200 and status["HX-Refresh"] == "true"
+
+
+def test_a_job_whose_model_was_deleted_still_says_what_it_acted_on(client_for, owner, outsider, iris):
+    from registry.services.models import registered_model_delete
+
+    client_for(owner).post(COPY_URL, {"destination": "prod.ml_team.iris_promoted", "create_destination": "on"})
+    registered_model_delete(actor=owner, name="prod.ml_team.iris_promoted", force=True)
+    copy, cleanup = Job.objects.get(kind=Job.Kind.COPY), Job.objects.get(kind=Job.Kind.DELETE_ARTIFACTS)
+    assert copy.model_id is None and copy.model_version_id is None
+    page = client_for(owner).get("/jobs/").content.decode()
+    assert "prod.ml_team.iris_promoted v1 <span class=\"muted\">(deleted)</span>" in page
+    assert "prod.ml_team.iris_promoted <span class=\"muted\">(deleted)</span>" in page  # the clean-up job
+    assert cleanup.recorded_target == "prod.ml_team.iris_promoted"
+    assert "iris_promoted" not in client_for(outsider).get("/jobs/").content.decode()
