@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from tests.conftest import wait_for
 from tests.e2e.browser import sign_in
 
 pytestmark = pytest.mark.slow
@@ -151,6 +152,7 @@ def test_every_main_page_fits_a_phone_and_passes_axe(transactional_db, live_serv
 
 def test_phone_top_bar_and_catalog_drawer(transactional_db, live_server, browser_page, owner, reader, governed):
     _seed(owner, reader)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page, base = browser_page, live_server.url
     sign_in(page, base, "owner")
     page.set_viewport_size(PHONE)
@@ -163,8 +165,11 @@ def test_phone_top_bar_and_catalog_drawer(transactional_db, live_server, browser
     search_toggle.click()
     assert search_toggle.get_attribute("aria-expanded") == "true"
     assert page.evaluate("document.activeElement.id") == "global-search"
+    page.screenshot(path=str(SHOTS / "search-open-phone.png"))
+    assert _problems(page, "search-open", "phone") == []
     page.keyboard.press("Escape")
     assert search_toggle.get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "global-search-form"
 
     # The catalog tree is a drawer: the toggle opens it and moves focus in, Escape closes it and focus returns.
     drawer_toggle = page.locator("button[aria-controls='catalog-tree']")
@@ -174,10 +179,19 @@ def test_phone_top_bar_and_catalog_drawer(transactional_db, live_server, browser
     assert page.locator("#catalog-tree").is_visible()
     assert page.evaluate("document.getElementById('catalog-tree').contains(document.activeElement)")
     page.screenshot(path=str(SHOTS / "drawer-open-phone.png"))
+    assert _problems(page, "drawer-open", "phone") == []
     page.keyboard.press("Escape")
     assert drawer_toggle.get_attribute("aria-expanded") == "false"
     assert not page.locator("#catalog-tree").is_visible()
     assert page.evaluate("document.activeElement.getAttribute('aria-controls')") == "catalog-tree"
+
+    # The versions table is wider than the phone: it scrolls in its own box, a named region reachable by Tab.
+    box = page.locator("section.panel:has(#versions-h) .table-scroll")
+    assert box.get_attribute("role") == "region" and box.get_attribute("tabindex") == "0"
+    assert box.get_attribute("aria-label").startswith("Versions")
+    box.focus()
+    page.keyboard.press("ArrowRight")
+    wait_for(lambda: page.evaluate("document.activeElement.scrollLeft") > 0, timeout=5, message="scrolled by keyboard")
 
     # On a desktop the tree is always there and the toggles are not.
     page.set_viewport_size(DESKTOP)
