@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from explorer.audit_rows import audit_rows
 from explorer.forms import AuditFilterForm
 from explorer.views.common import paginate, ui_view
 from registry.models import AuditEvent
@@ -34,6 +35,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             events = events.filter(outcome=data["outcome"])
     query = request.GET.copy()
     query.pop("page", None)
+    page = paginate(request, events, size=50)
     return render(request, "explorer/audit.html", {
-        "form": form, "page": paginate(request, events, size=50), "query": query.urlencode(),
+        "form": form, "page": page, "rows": audit_rows(page.object_list), "query": query.urlencode(),
         "breadcrumbs": [("Audit log", reverse("explorer:audit"))]})

@@ -57,3 +57,16 @@ def test_audit_log_has_bounded_queries(client_for, admin, big_model, django_asse
     client.get("/")
     with django_assert_max_num_queries(10):
         assert client.get("/audit/").status_code == 200
+
+
+def test_audit_log_names_types_in_words_links_what_exists_and_folds_long_values(client_for, admin, owner, iris):
+    from registry.services.models import registered_model_update
+
+    long_description = "A model that predicts the iris species from four measurements; " * 3
+    registered_model_update(actor=owner, name=iris.full_name, description=long_description)
+    html = client_for(admin).get("/audit/", {"action": "registered_model"}).content.decode()
+    assert '<span class="muted">registered model</span> <a href="/models/prod.ml_team.iris/">prod.ml_team.iris</a>' in html
+    assert "registeredmodel" not in html
+    # The whole value, folded: its start in the summary, all of it on demand (not cut to "…").
+    assert '<details class="param"><summary><b>description</b>=A model that predicts' in html
+    assert long_description.strip() in html
