@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,7 +20,9 @@ from registry import selectors, storage
 from registry import tracking_selectors as ts
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
-from registry.models import AuditEvent, Job, ModelAlias, ModelVersion
+from registry.models import AuditEvent, Job, LoggedModel, ModelAlias, ModelVersion
+from registry.models.models import Stage
+from registry.serving.selectors import served_model_get
 from registry.source_visibility import attach_provenance, mask_version_events
 
 PREVIEW_LIMIT = 256 * 1024
@@ -66,14 +68,36 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     run_prefix = f"runs:/{shown.run_id}/"
     source_path = shown.source[len(run_prefix):].strip("/") if source_run and shown.source.startswith(run_prefix) \
         else ""
+    inputs = signature_fields(mv.signature, "inputs")
     context.update({
         "shown": shown, "source_run": source_run, "source_path": source_path,
-        "inputs": signature_fields(mv.signature, "inputs"), "outputs": signature_fields(mv.signature, "outputs"),
+        "inputs": inputs, "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,
         "uri_by_number": f"models:/{mv.model.full_name}/{mv.version}",
+        "logged_model": _logged_model(shown.logged_model_id),
+        **_invocation_snippet(request, mv, inputs),
     })
     return render(request, "explorer/version_overview.html", context)
+
+
+def _logged_model(model_id: str | None):
+    """The logged model the version came from (the reader may see it: `shown` names it), with its run."""
+    if not model_id:
+        return None
+    return LoggedModel.objects.select_related("source_run").filter(model_id=model_id, source_run__isnull=False).first()
+
+
+def _invocation_snippet(request: HttpRequest, mv: ModelVersion, inputs: list) -> dict:
+    """The REST call of the version while serving is on for its model: its invocation URI and an example body
+    with the signature's columns."""
+    served = served_model_get(mv.model)
+    if served is None or not served.enabled or mv.status != "READY" or mv.current_stage == Stage.ARCHIVED:
+        return {}
+    path = f"/model/{quote(mv.model.full_name, safe='')}/{mv.version}/invocations"
+    columns = [field["name"] for field in inputs if field.get("name")] if inputs else ["<column>"]
+    example = {"dataframe_split": {"columns": columns, "data": [["…"] * len(columns)]}}
+    return {"invocation_url": request.build_absolute_uri(path), "invocation_example": json.dumps(example)}
 
 
 def store_root(location: str | None) -> str | None:

@@ -199,7 +199,7 @@ def test_register_three_level_version_pending(client_for, owner, governed):
     assert mv.status == "PENDING_REGISTRATION"
     assert Job.objects.filter(model_version=mv, kind=Job.Kind.REGISTER).exists()
     page = client_for(owner).get(response["HX-Redirect"]).content.decode()
-    assert "Registration in progress" in page
+    assert "This version is being registered." in page
 
 
 @pytest.mark.parametrize("name", ["prod.ml_team.theirs", "a.b", "a/b", "prod..x", "x" * 600])

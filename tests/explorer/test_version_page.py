@@ -40,7 +40,9 @@ def test_overview_shows_signature_aliases_tags_and_source(client_for, reader, ir
 def test_pending_and_failed_versions_have_banners(client_for, owner, iris):
     pending = make_version(owner, MODEL)
     html = client_for(owner).get(f"/models/{MODEL}/versions/{pending.version}/").content.decode()
-    assert "Registration in progress" in html
+    assert "This version is being registered." in html and "becomes Ready" in html
+    # While the copy runs, the signature panel says when it comes, not how to log one.
+    assert "once its files are copied and verified" in html and "infer_signature" not in html
     model_version_mark_failed(version_id=pending.pk, message="Versions must have a signature; use input_example=.")
     html = client_for(owner).get(f"/models/{MODEL}/versions/{pending.version}/").content.decode()
     assert "Registration failed" in html and "input_example=" in html
@@ -105,3 +107,29 @@ def test_source_run_is_linked_with_its_files_only_for_those_who_may_read_it(clie
     hidden = client_for(reader).get(page).content.decode()  # may read the model, not the run's experiment
     # Issue 11: a run the reader may not read is not named at all (source, run, storage), as in lineage.
     assert run.run_id not in hidden and "runs:/&lt;restricted&gt;" in hidden and ">restricted</span>" in hidden
+
+
+def test_the_rest_call_shows_while_serving_is_on(client_for, owner, reader, iris):
+    from registry.models import ServedModel
+
+    url = f"/models/{MODEL}/versions/1/"
+    assert "/invocations" not in client_for(reader).get(url).content.decode()
+    ServedModel.objects.create(model=iris, enabled=True)
+    html = client_for(reader).get(url).content.decode()
+    assert f"curl -u token:$TOKEN -X POST http://testserver/model/{MODEL}/1/invocations" in html
+    assert "&quot;columns&quot;: [&quot;sepal_length&quot;" in html  # the signature's columns
+    assert "…/Champion/invocations" in html
+
+
+def test_the_logged_model_a_version_came_from_links_to_its_run(client_for, owner, reader, iris):
+    from registry.models import LoggedModel, Run
+
+    run = Run.objects.filter(run_id=ModelVersion.objects.get(model=iris, version=1).run_id).first()
+    assert run is not None
+    logged = LoggedModel.objects.create(model_id="m-0123456789abcdef", name="iris_model", experiment=run.experiment,
+                                        source_run=run, creation_timestamp_ms=0, last_updated_timestamp_ms=0)
+    ModelVersion.objects.filter(model=iris, version=1).update(logged_model_id=logged.model_id)
+    html = client_for(reader).get(f"/models/{MODEL}/versions/1/").content.decode()
+    assert f'href="/runs/{run.run_id}/#logged-model-m-0123456789abcdef">iris_model</a>' in html
+    run_page = client_for(reader).get(f"/runs/{run.run_id}/").content.decode()
+    assert 'id="logged-model-m-0123456789abcdef"' in run_page
