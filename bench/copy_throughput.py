@@ -3,6 +3,7 @@ the copy read back and checked against the checksum recorded at upload) against 
 same disk, in one run.
 
     .venv/bin/python bench/copy_throughput.py [--large-mb 1024] [--large-files 4] [--small-files 10000] [--repeat 5]
+    .venv/bin/python bench/copy_throughput.py --only same-store   # just "copy of a 1 GiB version, same store"
     ARTIFACT_COPY_VERIFY=sha256 .venv/bin/python bench/copy_throughput.py   # verify with SHA-256 instead of CRC-32
 
 Works in a scratch directory under var/ (same disk as the artifact store) and removes it afterwards."""
@@ -92,6 +93,31 @@ def _ours(src_rel: str, dst_rel: str) -> tuple[float, float]:
     return _timed(run)
 
 
+def _same_store_version_copy(store: Path, large_mb: int, large_files: int, repeat: int) -> dict:
+    """"Copy of a 1 GiB version, same store": what a same-store copy_model_version does in the request
+    (registration.copy_now: hard links verified by the manifest, manifest rows, directory fsync), timed until
+    durable, against `cp -r` (a byte copy) of the same files until durable. Median of `repeat` rounds."""
+    from registry import storage, storage_copy
+
+    def ours():
+        files = list(storage.walk_files("src-large"))
+        storage_copy.copy_tree("src-large", "linked", files, instant_only=True)
+        storage.flush_tree("linked")
+
+    cp_runs, ours_runs = [], []
+    for _ in range(repeat):
+        _settle(store / "src-large")
+        cp_runs.append(_cp(store / "src-large", store / "cp-linked")[1])
+        shutil.rmtree(store / "cp-linked")
+        _settle(store / "src-large")
+        began = time.perf_counter()
+        ours()
+        ours_runs.append(time.perf_counter() - began)
+        storage.delete_tree("linked")
+    cp_s, ours_s = statistics.median(cp_runs), statistics.median(ours_runs)
+    return {"case": "same-store", "files": large_files + 1, "MB": large_mb, "cp_sync_s": cp_s, "ours_sync_s": ours_s}
+
+
 def _settle(src: Path) -> None:
     """Same starting point for every timed copy: nothing dirty, the page cache emptied (when allowed), then
     the source read once so both sides copy from a warm cache. Without this, whichever copy runs second pays
@@ -131,6 +157,7 @@ def main() -> int:
     parser.add_argument("--large-files", type=int, default=4)
     parser.add_argument("--small-files", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=5, help="rounds per case; the median is shown")
+    parser.add_argument("--only", choices=["same-store"], help="run one case only")
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="bench-copy-", dir=ROOT / "var"))
@@ -142,6 +169,13 @@ def main() -> int:
         print(f"verification {settings.ARTIFACT_COPY_VERIFY}; median of {args.repeat} rounds; scratch {scratch}",
               flush=True)
         _write_large("src-large", args.large_mb, args.large_files)
+        same_store = _same_store_version_copy(store, args.large_mb, args.large_files, args.repeat)
+        print(f"copy of a {args.large_mb} MiB version, same store (hard links, until durable): "
+              f"{same_store['ours_sync_s'] * 1000:.1f} ms; cp -r + sync of the same files: "
+              f"{same_store['cp_sync_s']:.2f} s", flush=True)
+        if args.only:
+            return 0
+        settings.ARTIFACT_COPY_LINKS = False  # the cases below measure the byte copy against cp
         _write_small("src-small", args.small_files)
         large_bytes = args.large_mb * 1024 * 1024
         results = [

@@ -1,4 +1,5 @@
 """Django settings, all read from the environment (12-factor); defaults make `make run` work unconfigured."""
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -152,6 +153,18 @@ STORAGES = {
 # Artifacts (runs, logged models, model versions) live in their own storage root.
 ARTIFACT_ROOT = Path(env_str("ARTIFACT_ROOT", str(VAR_DIR / "artifacts")))
 ARTIFACT_STORAGE_BACKEND = env_str("ARTIFACT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+# S3-compatible object storage instead (registry/storage_s3.py): s3://<bucket>/<prefix>. Credentials and region
+# as boto3 reads them from the environment; AWS_S3_ENDPOINT_URL for a server other than AWS (MinIO, Ceph, ...).
+ARTIFACT_STORE = env_str("ARTIFACT_STORE", "").strip()
+if ARTIFACT_STORE and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", ARTIFACT_STORE):
+    raise ImproperlyConfigured(f"ARTIFACT_STORE must be empty (the filesystem) or s3://<bucket>/<prefix>, "
+                               f"got {ARTIFACT_STORE!r}")
+AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "")
+AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "path" if AWS_S3_ENDPOINT_URL else "auto",
+                                     ("auto", "path", "virtual"))
+# Uploads above the threshold go in parts of this size; an upload holds about 2 x threshold + 2 parts in memory.
+ARTIFACT_S3_MULTIPART_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_THRESHOLD", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+ARTIFACT_S3_MULTIPART_CHUNK_BYTES = env_int("ARTIFACT_S3_MULTIPART_CHUNK_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -273,7 +286,10 @@ WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 30, minimum=1)
 # How copies of artifacts are verified: every byte of the copy is read back and its CRC-32 (default; what
 # object stores use for transfers) or SHA-256 must equal the checksum recorded for the source at upload.
 ARTIFACT_COPY_VERIFY = env_choice("ARTIFACT_COPY_VERIFY", "crc32", ("crc32", "sha256"))
+# Copies inside the filesystem store are hard links of the (never rewritten) source files; off = byte copies.
+ARTIFACT_COPY_LINKS = env_bool("ARTIFACT_COPY_LINKS", True)
 # Test hook: slow every artifact copy down to this rate so progress can be watched mid-flight (0 = off).
+# A throttled copy is a byte copy (no hard links), so it really takes its time.
 ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = env_int("ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC", 0, minimum=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: test worker processes must see the test database too.

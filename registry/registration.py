@@ -1,5 +1,6 @@
 """The registration job's work: copy a source's artifacts into a version's managed location, verify sizes
-and checksums and that an MLmodel with a signature is there, then mark the version READY."""
+and checksums and that an MLmodel with a signature is there, then mark the version READY. A copy of a READY
+version that the store can make without moving bytes is done at once, while the request waits (copy_now)."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import threading
 import yaml
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from registry import storage, storage_copy
 from registry.jobs import JobFailed, hold, progress
@@ -77,6 +79,50 @@ class _Meter:
         self.heartbeat()
 
 
+def _source_files(mv: ModelVersion, source: str) -> tuple[list[tuple[str, int]], dict]:
+    """The source's files and the signature of its MLmodel, or JobFailed saying what the source lacks."""
+    files = list(storage.walk_files(source))
+    if not files:
+        raise JobFailed(f"The source {mv.source} has no artifacts. Log the model (mlflow.<flavor>.log_model) "
+                        "before registering it.")
+    if "MLmodel" not in {path for path, _ in files}:
+        raise JobFailed(f"The source {mv.source} holds no MLmodel file: point the source at a logged model's "
+                        "directory (for example runs:/<run_id>/model).")
+    with storage.open_read(posixpath.join(source, "MLmodel")) as handle:
+        signature = read_signature(handle.read(10 * 1024 * 1024).decode("utf-8", errors="replace"))
+    return files, signature
+
+
+def copy_now(job: Job) -> bool:
+    """Finish a COPY job inside the caller's transaction when no byte has to move: every file of the source
+    version (READY, so immutable) can be hard-linked and is described by its manifest record. Then the version
+    is READY before the request answers, whatever its size (the promotion snippet `copy_model_version` then
+    `set_registered_model_alias` then `load_model('models:/...@alias')` needs no wait). False, with nothing
+    left behind, when the copy has to go through the worker (a byte copy, hashing, object storage)."""
+    if job.kind != Job.Kind.COPY or not storage_copy.links_enabled():
+        return False
+    mv = job.model_version
+    source, destination = job.params["source_location"], job.params["destination"]
+    try:
+        files, signature = _source_files(mv, source)
+        storage.delete_tree(destination)  # a rolled-back attempt at this number may have left links
+        storage_copy.copy_tree(source, destination, files, instant_only=True)
+    except (JobFailed, storage_copy.NotInstant, storage_copy.CopyMismatch, OSError):
+        storage.delete_tree(destination)
+        return False
+    storage.flush_tree(destination)
+    from registry.services.versions import model_version_mark_ready
+
+    model_version_mark_ready(version_id=mv.pk, signature=signature)
+    total = sum(size for _, size in files)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        state=Job.State.SUCCEEDED, started_at=now, finished_at=now, updated_at=now, files_done=len(files),
+        files_total=len(files), bytes_done=total, bytes_total=total,
+        message=f"Linked {len(files)} files ({total} bytes): no bytes copied")
+    return True
+
+
 def register_version(job: Job) -> None:
     mv = ModelVersion.objects.select_related("model").filter(pk=job.model_version_id).first()
     if mv is None:
@@ -86,16 +132,7 @@ def register_version(job: Job) -> None:
         return
     source = job.params["source_location"]
     destination = job.params["destination"]
-    files = list(storage.walk_files(source))
-    if not files:
-        raise JobFailed(f"The source {mv.source} has no artifacts. Log the model (mlflow.<flavor>.log_model) "
-                        "before registering it.")
-    names = {path for path, _ in files}
-    if "MLmodel" not in names:
-        raise JobFailed(f"The source {mv.source} holds no MLmodel file: point the source at a logged model's "
-                        "directory (for example runs:/<run_id>/model).")
-    with storage.open_read(posixpath.join(source, "MLmodel")) as handle:
-        signature = read_signature(handle.read(10 * 1024 * 1024).decode("utf-8", errors="replace"))
+    files, signature = _source_files(mv, source)
     total = sum(size for _, size in files)
     # The destination belongs to this version alone and is not served before READY: start from a clean
     # slate, so what an earlier (crashed) attempt left behind, half-written temp files included, goes.
@@ -103,7 +140,7 @@ def register_version(job: Job) -> None:
     progress(job, files_done=0, bytes_done=0, files_total=len(files), bytes_total=total, message="Copying artifacts")
     meter = _Meter(job)
     try:
-        # Every file is verified as it is copied: its copy's SHA-256 must equal the source's.
+        # Every file is verified as it is copied (or linked): its checksum must equal the source's.
         storage_copy.copy_tree(source, destination, files, on_bytes=meter.advance, on_file=meter.file_done,
                                on_tick=meter.heartbeat)
     except storage_copy.CorruptedArtifact as exc:

@@ -1,6 +1,7 @@
 """With storage_copy.py, the only module that touches artifact bytes. Everything goes through a Django storage
-backend (the filesystem by default, S3-compatible storage when configured), and every client-supplied path is
-normalised and confined to the artifact root before use. Every file written is recorded with its SHA-256 in
+backend (the filesystem under ARTIFACT_ROOT by default, S3-compatible object storage with
+ARTIFACT_STORE=s3://<bucket>/<prefix>: registry.storage_s3), and every client-supplied path is normalised and
+confined to the artifact root before use. Every file written is recorded with its SHA-256 in
 the artifact manifest (registry.artifact_manifest) and every deletion forgets it."""
 from __future__ import annotations
 
@@ -87,6 +88,10 @@ class ArtifactFileSystemStorage(FileSystemStorage):
 
 @lru_cache(maxsize=1)
 def artifact_storage() -> Storage:
+    if settings.ARTIFACT_STORE:
+        from registry.storage_s3 import S3ArtifactStorage  # boto3 is needed only by deployments that use S3
+
+        return S3ArtifactStorage(settings.ARTIFACT_STORE)
     backend = settings.ARTIFACT_STORAGE_BACKEND
     if backend == "django.core.files.storage.FileSystemStorage":
         return ArtifactFileSystemStorage()
@@ -96,13 +101,19 @@ def artifact_storage() -> Storage:
 @receiver(setting_changed)
 def _reset_storage(*, setting, **kwargs):
     # Tests (and override_settings) point the store at another root; the cached backend must follow.
-    if setting in ("ARTIFACT_ROOT", "ARTIFACT_STORAGE_BACKEND"):
+    if setting in ("ARTIFACT_ROOT", "ARTIFACT_STORAGE_BACKEND", "ARTIFACT_STORE", "AWS_S3_ENDPOINT_URL"):
         artifact_storage.cache_clear()
 
 
 def _filesystem() -> ArtifactFileSystemStorage | None:
     storage = artifact_storage()
     return storage if isinstance(storage, FileSystemStorage) else None
+
+
+def _object_store():
+    """The S3 backend when the store is one (registry.storage_s3.S3ArtifactStorage), else None."""
+    storage = artifact_storage()
+    return storage if getattr(storage, "is_object_store", False) else None
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,11 @@ def list_dir(path: str) -> list[Entry]:
     root (a symlink planted in the store) and in-progress uploads are left out."""
     storage = artifact_storage()
     path = clean_relative_path(path)
+    s3 = _object_store()
+    if s3 is not None:  # one paged listing gives the sizes too
+        dirs, sized = s3.scan(path)
+        return [Entry(name, True, None) for name in sorted(dirs)] + [
+            Entry(name, False, size) for name, size in sorted(sized) if not name.startswith(PARTIAL_PREFIX)]
     try:
         dirs, files = storage.listdir(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -159,6 +175,11 @@ def walk_files(path: str) -> Iterator[tuple[str, int]]:
             return
         yield from _scan_files(top, "", os.path.realpath(fs.location))
         return
+    s3 = _object_store()
+    if s3 is not None:
+        found = [(rel, size) for rel, size in s3.walk(path) if not posixpath.basename(rel).startswith(PARTIAL_PREFIX)]
+        yield from sorted(found, key=lambda item: _depth_first(item[0]))
+        return
     for entry in list_dir(path):
         child = posixpath.join(path, entry.path) if path else entry.path
         if entry.is_dir:
@@ -166,6 +187,12 @@ def walk_files(path: str) -> Iterator[tuple[str, int]]:
                 yield posixpath.join(entry.path, sub), size
         else:
             yield entry.path, entry.size or 0
+
+
+def _depth_first(rel: str) -> list[tuple[int, str]]:
+    """Sort key of walk_files' order: at each level, directories (0) before files (1), each by name."""
+    *dirs, name = rel.split("/")
+    return [(0, part) for part in dirs] + [(1, name)]
 
 
 def _scan_files(directory: str, prefix: str, root: str) -> Iterator[tuple[str, int]]:
@@ -204,6 +231,9 @@ def is_file(path: str) -> bool:
     fs = _filesystem()
     if fs is not None:
         return os.path.isfile(fs.path(path))
+    s3 = _object_store()
+    if s3 is not None:
+        return s3.is_file(path)
     return artifact_storage().exists(path) and not list_dir(path)
 
 
@@ -212,6 +242,9 @@ def is_dir(path: str) -> bool:
     fs = _filesystem()
     if fs is not None:
         return os.path.isdir(fs.path(path))
+    s3 = _object_store()
+    if s3 is not None:
+        return s3.is_dir(path)
     return bool(list_dir(path))
 
 
@@ -280,12 +313,17 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
         raise InvalidParameter("Artifact path must name a file.")
     reader = _HashingReader(stream, on_chunk, expected_size)
     storage = artifact_storage()
-    fs = _filesystem()
+    fs, s3 = _filesystem(), _object_store()
     directory, name = posixpath.split(path)
-    target = posixpath.join(directory, f"{PARTIAL_PREFIX}{uuid.uuid4().hex}") if fs is not None else path
+    # On S3 an object appears whole when its upload completes; a hidden object and a server-side copy are
+    # needed only to re-check before it replaces the old one.
+    hidden = fs is not None or (s3 is not None and before_commit is not None)
+    target = posixpath.join(directory, f"{PARTIAL_PREFIX}{uuid.uuid4().hex}") if hidden else path
     try:
         if fs is not None and os.path.isdir(fs.path(path)):
             raise InvalidParameter(f"Cannot write artifact '{path}': a directory of that name exists.")
+        if s3 is not None:
+            _refuse_object_clash(s3, path)
         storage.save(target, _ChunkedFile(reader))
         stat = None
         if fs is not None:
@@ -295,6 +333,10 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
             if before_commit is not None:
                 before_commit()
             os.replace(fs.path(target), fs.path(path))
+        elif hidden:
+            before_commit()
+            s3.copy(target, path)
+            _discard(storage, target)
     except BaseException as exc:
         _discard(storage, target)
         if isinstance(exc, (FileExistsError, NotADirectoryError, IsADirectoryError)):
@@ -305,6 +347,18 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
     digest = reader.sha256.hexdigest()
     artifact_manifest.record([(path, reader.bytes, stat, digest, reader.crc32.hexdigest())])
     return reader.bytes, digest
+
+
+def _refuse_object_clash(s3, path: str) -> None:
+    """An object store has no directories, but the artifact tree keeps the filesystem's rules: no file named
+    like a directory, nothing below a file."""
+    if s3.is_dir(path):
+        raise InvalidParameter(f"Cannot write artifact '{path}': a directory of that name exists.")
+    parent = posixpath.dirname(path)
+    while parent:
+        if s3.is_file(parent):
+            raise InvalidParameter(f"Cannot write artifact '{path}': a parent of it is a file.")
+        parent = posixpath.dirname(parent)
 
 
 def sweep_partial_uploads(*, older_than_seconds: float) -> int:
@@ -366,6 +420,19 @@ def flush_to_disk() -> None:
         os.sync()
 
 
+def flush_tree(path: str) -> None:
+    """Make the directory entries below `path` durable (a tree of hard links: the files' bytes already are)."""
+    fs = _filesystem()
+    if fs is None:
+        return
+    for directory, _, _ in os.walk(fs.path(path)):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def sha256_of(path: str) -> str:
     digest = hashlib.sha256()
     with open_read(path) as handle:
@@ -407,6 +474,9 @@ def delete_tree(path: str) -> int:
         raise InvalidParameter("Refusing to delete the whole artifact root.")
     artifact_manifest.forget(path)
     fs = _filesystem()
+    s3 = _object_store()
+    if s3 is not None:
+        return s3.delete_tree(path)
     if fs is None:
         storage = artifact_storage()
         if is_file(path):

@@ -19,6 +19,7 @@ from registry.child_process import die_with_parent
 from registry.services.catalogs import catalog_create, schema_create
 from registry.services.grants import grant_add
 from registry.services.tokens import token_create
+from tests.s3 import s3_server  # noqa: F401 (a real S3 server for the tests that use object storage)
 
 ROOT = Path(__file__).resolve().parent.parent
 

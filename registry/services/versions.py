@@ -81,8 +81,11 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     registry_events.model_version_created(mv)
     if unity:
         from registry.jobs import start_registration
+        from registry.registration import copy_now
 
-        start_registration(actor=actor, version=mv, source_location=resolved.location)
+        job = start_registration(actor=actor, version=mv, source_location=resolved.location)
+        if copy_now(job):  # a same-store copy of a version: READY now, no bytes moved (the job ends SUCCEEDED)
+            mv.refresh_from_db()
     return mv
 
 

@@ -91,11 +91,15 @@ def _empty_queue(_own_queue):
 
 
 @pytest.fixture
-def start_worker(worker_env, tmp_path):
-    """start_worker(throttle=0, concurrency=1, **env) -> a started BeatWorker; all are stopped at the end."""
+def start_worker(worker_env, tmp_path, settings):
+    """start_worker(throttle=0, concurrency=1, **env) -> a started BeatWorker; all are stopped at the end.
+    A throttle applies to this (web) process too, as a deployment's settings do: a throttled copy is a byte copy
+    on the worker, never a hard-linked copy made at once in the request (registration.copy_now)."""
     started: list[BeatWorker] = []
 
     def start(*, throttle: int = 0, concurrency: int = 1, **extra) -> BeatWorker:
+        if throttle:
+            settings.ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = throttle
         env = {**worker_env, **JOB_ENV, "CELERY_QUEUE": JOBS_QUEUE, "ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC": str(throttle),
                **extra}
         n = len(started)

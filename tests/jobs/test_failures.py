@@ -94,6 +94,8 @@ def test_registering_from_a_silently_corrupted_source_fails_at_once_with_the_rea
     mtime and inode) is reported, not copied, and retrying would not help: FAILED on the first attempt."""
     from registry.jobs import execute
 
+    # A byte copy reads every byte and so finds the rot; a hard-linked copy reads none (it shares the bytes).
+    settings.ARTIFACT_COPY_LINKS = False
     run, _ = logged_run(files=1, size=8 * 1024 * 1024)
     path = os.path.join(settings.ARTIFACT_ROOT, f"0/{run.run_id}/artifacts/model/data/part-0.bin")
     before = os.stat(path)

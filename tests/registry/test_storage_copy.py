@@ -21,6 +21,7 @@ LARGE = 5 * 1024 * 1024 + 123  # above the whole-file limit: copied in kernel ch
 @pytest.fixture
 def root(settings, tmp_path):
     settings.ARTIFACT_ROOT = tmp_path / "root"
+    settings.ARTIFACT_COPY_LINKS = False  # byte copies; hard-linked copies are tests/registry/test_storage_links.py
     (tmp_path / "root").mkdir()
     return tmp_path / "root"
 
