@@ -165,6 +165,11 @@ AWS_S3_ADDRESSING_STYLE = env_choice("AWS_S3_ADDRESSING_STYLE", "path" if AWS_S3
 # Uploads above the threshold go in parts of this size; an upload holds about 2 x threshold + 2 parts in memory.
 ARTIFACT_S3_MULTIPART_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_THRESHOLD", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
 ARTIFACT_S3_MULTIPART_CHUNK_BYTES = env_int("ARTIFACT_S3_MULTIPART_CHUNK_BYTES", 8 * 1024 * 1024, minimum=5 * 1024 * 1024)
+# Server-side copies: one CopyObject up to this size (S3 allows at most 5 GiB), UploadPartCopy parts above it.
+ARTIFACT_S3_MULTIPART_COPY_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_COPY_THRESHOLD", 5 * 1024 ** 3,
+                                               minimum=5 * 1024 * 1024)
+if ARTIFACT_S3_MULTIPART_COPY_THRESHOLD > 5 * 1024 ** 3:
+    raise ImproperlyConfigured("ARTIFACT_S3_MULTIPART_COPY_THRESHOLD must be at most 5 GiB (S3's CopyObject limit)")
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

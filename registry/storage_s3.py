@@ -18,8 +18,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files import File
 from django.core.files.storage import Storage
 
-# A single CopyObject copies at most 5 GiB; above that the copy is made of UploadPartCopy parts.
-COPY_OBJECT_LIMIT = 5 * 1024 ** 3
 _COPY_PART = 512 * 1024 ** 2
 _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 
@@ -98,8 +96,8 @@ class S3ArtifactStorage(Storage):
         from boto3.s3.transfer import TransferConfig
 
         if copy:
-            return TransferConfig(multipart_threshold=COPY_OBJECT_LIMIT, multipart_chunksize=_COPY_PART,
-                                  max_concurrency=4)
+            return TransferConfig(multipart_threshold=settings.ARTIFACT_S3_MULTIPART_COPY_THRESHOLD,
+                                  multipart_chunksize=_COPY_PART, max_concurrency=4)
         part = settings.ARTIFACT_S3_MULTIPART_CHUNK_BYTES
         config = TransferConfig(multipart_threshold=settings.ARTIFACT_S3_MULTIPART_THRESHOLD,
                                 multipart_chunksize=part, max_concurrency=2)

@@ -64,6 +64,18 @@ class S3Server:
             region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
         ).client("s3", endpoint_url=self.url, config=Config(s3={"addressing_style": "path"}))
 
+    def mark(self) -> int:
+        """Where the server's request log ends now: requests(mark) are those made after it."""
+        return self.log.stat().st_size
+
+    def requests(self, since: int = 0) -> list[str]:
+        """The request lines ("GET /bucket/key?query") the server logged after `since`."""
+        time.sleep(0.2)  # the server writes its log line after answering
+        with open(self.log, "rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode("utf-8", "replace")
+        return [line.split('"')[1].rsplit(" ", 1)[0] for line in text.splitlines() if line.count('"') >= 2]
+
     def env(self, prefix: str) -> dict[str, str]:
         """The environment of a process (web, worker) whose artifact store is `prefix` in the bucket."""
         return {**CREDENTIALS, "ARTIFACT_STORE": f"s3://{BUCKET}/{prefix}", "AWS_S3_ENDPOINT_URL": self.url}
