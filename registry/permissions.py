@@ -354,6 +354,8 @@ def first_allowed(actor, queryset: QuerySet, action: Action = Action.READ) -> tu
         row = queryset.first()
     else:  # the actor's grants on the row's chain come with the row
         row = queryset.annotate(**{_HELD: RawSQL(*_held_sql(actor, queryset.model))}).first()
+        if row is not None:
+            setattr(row, _HELD_FOR, actor.pk)
     if row is None:
         return None, False
     return (row if allows(actor, action, row) else None), True
@@ -368,7 +370,9 @@ def _follow(obj: Model, path: str) -> Model:
 def _privileges_held(actor, obj: Model, securables: dict[str, Model]) -> dict[str, set[str]]:
     """{grant level: privileges the actor holds there, directly or through a group} for `securables` (`obj`'s
     chain): from the `held_privileges` annotation when the lookup added it (`first_allowed`), else one query."""
-    held = getattr(obj, _HELD, None)
+    # The annotation holds the grants of the actor it was made for (first_allowed): another actor's check of the
+    # same row must not read them.
+    held = getattr(obj, _HELD, None) if getattr(obj, _HELD_FOR, None) == actor.pk else None
     if held is None:
         sql, params = _held_sql(actor, type(obj))
         with connection.cursor() as cursor:
@@ -393,6 +397,7 @@ _CHAIN_IDS = {
     Experiment: {"experiment": "{t}.id"},
 }
 _HELD = "held_privileges"
+_HELD_FOR = "_held_privileges_of"  # the pk of the actor whose grants `_HELD` holds
 
 
 def _held_sql(actor, cls: type[Model]) -> tuple[str, list]:

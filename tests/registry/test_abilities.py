@@ -136,3 +136,15 @@ def test_allows_agrees_with_the_sql_rule_for_every_action(world, persona, kind, 
             answer = permissions.allows(actor, action, obj)
         in_sql = permissions.restrict(actor, type(obj).objects.filter(pk=obj.pk), action).exists()
         assert answer == in_sql, action
+
+
+@pytest.mark.django_db
+def test_a_row_looked_up_for_one_actor_is_decided_anew_for_another(world):
+    """first_allowed brings the looking actor's grants with the row; a check of that row for someone else must
+    read that someone's grants, not the carried ones (a manager's lookup, then an outsider's check)."""
+    member, outsider = world.personas["member"], world.personas["outsider"]
+    model, _ = permissions.first_allowed(member, type(world.objects["workspace_model"]).objects.filter(
+        pk=world.objects["workspace_model"].pk))
+    assert permissions.allows(member, Action.MODIFY, model)  # MANAGE through the member's group
+    assert not permissions.allows(outsider, Action.MODIFY, model)
+    assert not permissions.check(outsider, Action.READ, model).allowed
