@@ -121,12 +121,13 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--model-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=1, help="gunicorn threads per web worker (WEB_THREADS)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     port, ref_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
     env.update(VAR_DIR=str(scratch / "var"), ARTIFACT_ROOT=str(scratch / "store"), PORT=str(port),
-               WEB_CONCURRENCY=str(args.web_workers), PATH=f"{BIN}:{os.environ.get('PATH', '')}",
+               WEB_CONCURRENCY=str(args.web_workers), WEB_THREADS=str(args.web_threads), PATH=f"{BIN}:{os.environ.get('PATH', '')}",
                TOKEN_FAILURE_LIMIT="100000")
     procs = []
     try:
@@ -174,7 +175,7 @@ def main() -> int:
             print(f"{label:26}{r['rps']:10.1f}{r['p50']:10.2f}{r['p99']:10.2f}{r['n']:10d}{r['errors']:8d}")
         print(f"ratio explorer/mlflow: throughput {a['rps'] / b['rps']:.2f}x, p50 {a['p50'] / b['p50']:.2f}, "
               f"p99 {a['p99'] / b['p99']:.2f}  ({args.connections} keep-alive connections, "
-              f"{args.web_workers} web workers, {args.model_workers} model processes; mlflow models serve defaults)")
+              f"{args.web_workers} web workers x {args.web_threads} threads, {args.model_workers} model processes; mlflow models serve defaults)")
         return 0
     finally:
         for proc in reversed(procs):

@@ -95,7 +95,8 @@ def address() -> str:
 def children(var_dir: str) -> list[Child]:
     bindir = os.path.dirname(sys.executable)
     web = [os.path.join(bindir, "gunicorn"), "explorer.wsgi:application", "--bind", address(),
-           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-", "--timeout", "120"]
+           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", os.environ.get("WEB_THREADS", "1"),
+           "--access-logfile", "-", "--timeout", "120"]
     celery = [os.path.join(bindir, "celery"), "-A", "explorer"]
     worker = [*celery, "worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
     # The scheduler is a child of its own (not `worker --beat`): if it dies, the launcher sees it and restarts it.
