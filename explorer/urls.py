@@ -9,6 +9,7 @@ from explorer.views import compare, serving
 from explorer.views import create
 from explorer.views import webhooks
 from explorer.views import mlflow_links
+from explorer.views import upgrade
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -49,6 +50,7 @@ ui_patterns = [
     path("models/<str:name>/description/", dialogs.model_description_dialog, name="model_description"),
     path("models/<str:name>/rename/", dialogs.rename_dialog, name="model_rename"),
     path("models/<str:name>/delete/", dialogs.model_delete_dialog, name="model_delete"),
+    path("models/<str:name>/upgrade/", upgrade.upgrade_dialog, name="model_upgrade"),
     path("models/<str:name>/versions/<int:version>/", version.version_overview, name="version"),
     path("models/<str:name>/versions/<int:version>/artifacts/", version.version_artifacts, name="version_artifacts"),
     path("models/<str:name>/versions/<int:version>/artifacts/download/", version.version_artifact_download,

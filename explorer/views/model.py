@@ -14,6 +14,7 @@ from explorer.views.lineage import lineage_context
 from explorer.views.permissions import permission_rows
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
+from registry.migration_selectors import describe_upgrade_events, model_upgrade, upgrade_possible
 from registry.models import AuditEvent, ModelVersion, RegisteredModel
 from registry.permissions import Action, abilities
 from registry.source_visibility import attach_provenance, mask_version_events
@@ -46,6 +47,7 @@ def model_context(request: HttpRequest, model: RegisteredModel, active: str) -> 
     return {
         "object": model, "model": model, "kind": "Model" if model.is_unity_catalog else "Workspace model",
         "breadcrumbs": model_crumbs(model), "can": can_flags(allowed),
+        "can_upgrade": upgrade_possible(actor=request.user, model=model),
         "tabs": render_tabs(MODEL_TABS, actor=request.user, obj=model, kwargs={"name": model.full_name}, active=active,
                             allowed=allowed),
     }
@@ -67,6 +69,7 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
         "alias_count": alias_count, "alias_limit": settings.REGISTRY_MAX_ALIASES_PER_MODEL,
         "model_tags": list(model.tags.order_by("key")),
     })
+    context["upgraded"], context["upgrading"] = model_upgrade(actor=request.user, model=model)
     return render(request, "explorer/model_overview.html", context)
 
 
@@ -116,5 +119,6 @@ def model_history(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
     context = model_context(request, model, "explorer:model_history")
     context["page"] = paginate(request, model_events(model), size=50)
-    context["page"].object_list = mask_version_events(actor=request.user, events=context["page"].object_list)
+    context["page"].object_list = describe_upgrade_events(
+        actor=request.user, events=mask_version_events(actor=request.user, events=context["page"].object_list))
     return render(request, "explorer/history.html", context)
