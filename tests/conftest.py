@@ -168,29 +168,35 @@ def _database_url_for_tests() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
+def stop_group(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
+    """Stop a child started in a session of its own, and everything it started; SIGKILL after 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class WorkerProcess:
     def __init__(self, env: dict, log_path: Path):
         self.env, self.log_path = env, log_path
         self.proc: subprocess.Popen | None = None
 
-    def start(self, concurrency: int = 1) -> None:
+    def start(self, concurrency: int = 1, cwd: Path = ROOT) -> None:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "explorer", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             # An interrupted test run must not leave workers sweeping the test database for the next run.
             preexec_fn=die_with_parent(signal.SIGKILL),
         )
 
     def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            stop_group(self.proc, sig)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

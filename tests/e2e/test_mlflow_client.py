@@ -16,9 +16,9 @@ from registry.services.tokens import token_create
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def mlflow_env(live_server, celery_worker, monkeypatch, tmp_path):
-    """A data scientist (`alice`) with a token, who may create models in prod.ml_team and staging.ml_team."""
+def data_scientist(monkeypatch, url: str) -> dict:
+    """A data scientist (`alice`) with a token, who may create models in prod.ml_team and staging.ml_team, and
+    the mlflow client pointed at `url` as her."""
     import mlflow
 
     Experiment.ensure_default()  # transactional tests flush the table between tests
@@ -32,18 +32,25 @@ def mlflow_env(live_server, celery_worker, monkeypatch, tmp_path):
         grant_add(actor=admin, securable=schema, principal=alice, privilege="USE SCHEMA")
         grant_add(actor=admin, securable=schema, principal=alice, privilege="CREATE MODEL")
     _, secret = token_create(actor=alice, user=alice, name="e2e")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", secret)
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-    monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(live_server.url)
-    mlflow.set_registry_uri(live_server.url)
+    mlflow.set_tracking_uri(url)
+    mlflow.set_registry_uri(url)
     # The fluent API remembers the active experiment across tests in this process; start from the default one.
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     mlflow.set_experiment(experiment_id="0")
-    yield {"url": live_server.url, "alice": alice, "admin": admin, "User": User}
+    return {"url": url, "alice": alice, "admin": admin, "User": User}
+
+
+@pytest.fixture
+def mlflow_env(live_server, celery_worker, monkeypatch, tmp_path):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    yield data_scientist(monkeypatch, live_server.url)
     if mlflow.active_run():
         mlflow.end_run()
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,39 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 
-from registry.models import Experiment, ModelVersion
-from registry.services.catalogs import catalog_create, schema_create
-from registry.services.grants import grant_add
-from registry.services.tokens import token_create
-from tests.conftest import wait_for
-from tests.e2e.test_mlflow_client import _train
-from tests.s3 import BUCKET
+from registry.models import ModelVersion
+from tests.conftest import WorkerProcess, stop_group, wait_for
+from tests.e2e.test_mlflow_client import _train, data_scientist
+from tests.s3 import BUCKET, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _spawn(command: list[str], *, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture
@@ -63,14 +35,15 @@ def separate_hosts(worker_env, s3_server, tmp_path):
         (tmp_path / name / "cwd").mkdir(parents=True)
         hosts[name] = {"cwd": tmp_path / name / "cwd", "var": tmp_path / name / "var",
                        "env": {**base, "VAR_DIR": str(tmp_path / name / "var")}}
-    port = _free_port()
+    port = free_port()
     bin_dir = Path(sys.executable).parent
-    web = _spawn([str(bin_dir / "gunicorn"), "explorer.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                  "--workers", "2", "--timeout", "120"], cwd=hosts["web"]["cwd"], env=hosts["web"]["env"],
-                 log=tmp_path / "web.log")
-    worker = _spawn([sys.executable, "-m", "celery", "-A", "explorer", "worker", "--loglevel", "INFO",
-                     "--concurrency", "2", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-                    cwd=hosts["worker"]["cwd"], env=hosts["worker"]["env"], log=tmp_path / "worker.log")
+    with open(tmp_path / "web.log", "ab") as log:
+        web = subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "explorer.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--timeout", "120"], cwd=hosts["web"]["cwd"], env=hosts["web"]["env"], stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    worker = WorkerProcess(hosts["worker"]["env"], tmp_path / "worker.log")
+    worker.start(concurrency=2, cwd=hosts["worker"]["cwd"])
     url = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -84,8 +57,8 @@ def separate_hosts(worker_env, s3_server, tmp_path):
         assert web.poll() is None, (tmp_path / "web.log").read_text()[-3000:]
         yield {"url": url, "prefix": prefix, "hosts": hosts, "logs": tmp_path}
     finally:
-        _stop(web)
-        _stop(worker)
+        stop_group(web)
+        worker.stop()
 
 
 def test_log_register_copy_load_by_alias_and_download_without_a_shared_disk(separate_hosts, s3_server,
@@ -94,24 +67,9 @@ def test_log_register_copy_load_by_alias_and_download_without_a_shared_disk(sepa
     from mlflow import MlflowClient
 
     url, prefix = separate_hosts["url"], separate_hosts["prefix"]
-    Experiment.ensure_default()
-    User = get_user_model()
-    admin = User.objects.create_superuser("root", "root@example.com", "pw-root")
-    alice = User.objects.create_user("alice", "alice@example.com", "pw-alice")
-    for catalog_name in ("prod", "staging"):
-        catalog = catalog_create(actor=admin, name=catalog_name)
-        schema = schema_create(actor=admin, catalog_name=catalog_name, name="ml_team")
-        for securable, privilege in ((catalog, "USE CATALOG"), (schema, "USE SCHEMA"), (schema, "CREATE MODEL")):
-            grant_add(actor=admin, securable=securable, principal=alice, privilege=privilege)
-    _, secret = token_create(actor=alice, user=alice, name="s3")
-    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", secret)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
-    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
-    mlflow.set_tracking_uri(url)
-    mlflow.set_registry_uri(url)
-    mlflow.set_experiment(experiment_id="0")
+    data_scientist(monkeypatch, url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "120")
     client = MlflowClient()
     model, X, _ = _train()
 
