@@ -1,6 +1,6 @@
 """URL table of the REST APIs. Each area keeps its own module so they can grow independently."""
-from registry.api import (urls_artifacts, urls_jobs, urls_lineage, urls_migrations, urls_registry, urls_serving,
-                          urls_serving_endpoints, urls_tracking, urls_unity_catalog, urls_webhooks)
+from registry.api import (urls_artifacts, urls_jobs, urls_lineage, urls_registry, urls_serving, urls_serving_endpoints,
+                          urls_tracking, urls_unity_catalog, urls_webhooks)
 
 urlpatterns = [
     *urls_tracking.urlpatterns,
@@ -9,7 +9,6 @@ urlpatterns = [
     *urls_unity_catalog.urlpatterns,
     *urls_lineage.urlpatterns,
     *urls_jobs.urlpatterns,
-    *urls_migrations.urlpatterns,
     *urls_serving.urlpatterns,
     *urls_serving_endpoints.urlpatterns,
     *urls_webhooks.urlpatterns,
