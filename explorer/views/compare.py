@@ -41,6 +41,10 @@ class SelectionError(Exception):
     """The `versions` query does not name 2-10 existing versions of the model; the message says why."""
 
 
+class TooFewVersions(SelectionError):
+    """Fewer than two versions chosen (none yet, say): still choosing, not a mistake, so no error page."""
+
+
 @dataclass
 class Column:
     mv: ModelVersion
@@ -101,7 +105,7 @@ def parse_versions(values: list[str]) -> list[int]:
         raise SelectionError(f"Versions are given by number (1, 2, 3 …); {shown} {what}.")
     numbers = sorted({int(t) for t in tokens})
     if len(numbers) < MIN_VERSIONS:
-        raise SelectionError(f"Pick at least {MIN_VERSIONS} versions to compare"
+        raise TooFewVersions(f"Pick at least {MIN_VERSIONS} versions to compare"
                              + (f" (only version {numbers[0]} was given)." if numbers else "."))
     if len(numbers) > MAX_VERSIONS:
         raise SelectionError(f"Pick at most {MAX_VERSIONS} versions to compare ({len(numbers)} were given).")
@@ -271,6 +275,11 @@ def _picker(model: RegisteredModel, chosen: list[int], known: list[int]) -> list
     return [(n, n in chosen) for n in sorted(set(recent) | set(known), reverse=True)]
 
 
+def _existing(model: RegisteredModel, numbers: list[int]) -> list[int]:
+    return list(ModelVersion.objects.filter(model=model, version__in=numbers[:MAX_TOKENS])
+                .values_list("version", flat=True)) if numbers else []
+
+
 def _load_columns(request: HttpRequest, model: RegisteredModel, numbers: list[int]) -> list[Column]:
     versions = {mv.version: mv for mv in ModelVersion.objects.filter(model=model, version__in=numbers)
                 .select_related("created_by").prefetch_related("tags")}
@@ -328,6 +337,10 @@ def model_compare(request: HttpRequest, name: str) -> HttpResponse:
     try:
         numbers = parse_versions(request.GET.getlist("versions"))
         columns = _load_columns(request, model, numbers)
+    except TooFewVersions as exc:
+        chosen = _readable(request)
+        context.update({"choosing": str(exc), "picker": _picker(model, chosen, known=_existing(model, chosen))})
+        return render(request, "explorer/model_compare.html", context)
     except SelectionError as exc:
         context.update({"error": str(exc), "picker": _picker(model, numbers or _readable(request), known=[])})
         return render(request, "explorer/model_compare.html", context, status=400)

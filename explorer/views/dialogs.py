@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -97,7 +97,6 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "GET" and "hint" in request.GET:
         level, hint, _ = alias_effect(model, request.GET.get("alias", "")[:300], request.GET.get("version"))
         return render(request, "explorer/partials/alias_hint.html", {"hint": hint, "level": level})
-    current = list(ModelAlias.objects.filter(model=model).select_related("version").order_by("alias"))
     versions = list(ModelVersion.objects.filter(model=model).order_by("-version").values_list("version", flat=True)[:200])
     try:
         preset = int(request.GET.get("version", "") or (versions[0] if versions else 1))
@@ -105,7 +104,7 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
         preset = versions[0] if versions else 1
     form = _with_live_hint(AliasForm(initial={"version": preset}), hint_url)
     delete_form = AliasDeleteForm()
-    confirm_move, move_token = "", ""
+    confirm_move, move_token, saved = "", "", ""
     if request.method == "POST" and request.POST.get("op") == "delete":
         delete_form = AliasDeleteForm(request.POST)
         if delete_form.is_valid():
@@ -114,7 +113,9 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
             except RegistryError as exc:
                 add_registry_error(delete_form, exc)
             else:
-                return dialog_done(request, _model_url(model))
+                if not request.htmx:
+                    return HttpResponseRedirect(action_url)
+                saved = f"Removed the alias '{delete_form.cleaned_data['alias']}'."
     elif request.method == "POST":
         form = _with_live_hint(AliasForm(request.POST), hint_url)
         if form.is_valid():
@@ -130,15 +131,20 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
                 except RegistryError as exc:
                     add_registry_error(form, exc, "alias")
                 else:
-                    return dialog_done(request, _model_url(model))
+                    if not request.htmx:
+                        return HttpResponseRedirect(action_url)
+                    # The dialog stays open for the next alias, with the list as it now is.
+                    saved = f"'{alias}' is now on version {number}."
+                    form = _with_live_hint(AliasForm(initial={"version": number}), hint_url)
     limit = settings.REGISTRY_MAX_ALIASES_PER_MODEL
+    current = list(ModelAlias.objects.filter(model=model).select_related("version").order_by("alias"))
     level, hint, _ = alias_effect(model, form["alias"].value() or "", form["version"].value())
     if confirm_move or level == "error":  # said by the confirmation or by the field's error instead
         level, hint, _ = alias_effect(model, "", None)
     return render_dialog(request, "explorer/dialogs/aliases.html", {
         "model": model, "form": form, "delete_form": delete_form, "current": current, "versions": versions,
         "confirm_move": confirm_move, "move_token": move_token, "limit": limit, "at_limit": len(current) >= limit,
-        "hint": hint, "level": level, "action_url": action_url, "hint_url": hint_url,
+        "hint": hint, "level": level, "action_url": action_url, "hint_url": hint_url, "saved": saved,
     }, title=f"Aliases of {model.full_name}")
 
 
@@ -146,7 +152,11 @@ def alias_dialog(request: HttpRequest, name: str) -> HttpResponse:
 
 def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, str], set_tag, delete_tag,
                 back: str, action_url: str, title: str) -> HttpResponse:
-    form, delete_form = TagForm(), TagDeleteForm()
+    """`tags`: a callable listing the object's tags, asked after any change so the dialog shows them as saved.
+    A save or a removal keeps the dialog open for the next one (a plain post comes back to the dialog's page)."""
+    form, delete_form, saved = TagForm(), TagDeleteForm(), ""
+    back_param = "model" if (request.POST.get("back") or request.GET.get("back")) == "model" else ""
+    here = action_url + ("?back=model" if back_param else "")
     if request.method == "POST" and request.POST.get("op") == "delete":
         delete_form = TagDeleteForm(request.POST)
         if delete_form.is_valid():
@@ -155,7 +165,9 @@ def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, st
             except RegistryError as exc:
                 add_registry_error(delete_form, exc)
             else:
-                return dialog_done(request, back)
+                if not request.htmx:
+                    return HttpResponseRedirect(here)
+                saved = f"Removed the tag '{delete_form.cleaned_data['key']}'."
     elif request.method == "POST":
         form = TagForm(request.POST)
         if form.is_valid():
@@ -164,7 +176,10 @@ def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, st
             except RegistryError as exc:
                 add_registry_error(form, exc)
             else:
-                return dialog_done(request, back)
+                if not request.htmx:
+                    return HttpResponseRedirect(here)
+                saved, form = f"Saved the tag '{form.cleaned_data['key']}'.", TagForm()
+    tags = tags()
     limit = settings.REGISTRY_MAX_TAGS_PER_OBJECT
     return render_dialog(request, "explorer/dialogs/tags.html", {
         "target": target, "tags": tags, "form": form, "delete_form": delete_form, "limit": limit,
@@ -172,8 +187,8 @@ def _tag_dialog(request: HttpRequest, *, target, tags, suggestions: dict[str, st
         # The value field is pre-filled only from the object's own tags; siblings' values are examples.
         "own_tags_json": json.dumps({tag.key: tag.value for tag in tags}),
         "suggestions_json": json.dumps(suggestions), "action_url": action_url,
-        "max_value": settings.REGISTRY_MAX_TAG_VALUE_LENGTH,
-        "back_param": "model" if (request.POST.get("back") or request.GET.get("back")) == "model" else "",
+        "max_value": settings.REGISTRY_MAX_TAG_VALUE_LENGTH, "back_param": back_param, "saved": saved,
+        "back_url": back,  # where Close goes on the dialog's own page
     }, title=title)
 
 
@@ -183,7 +198,7 @@ def model_tags_dialog(request: HttpRequest, name: str) -> HttpResponse:
     require(request.user, Action.TAG, model)
     full = model.full_name
     return _tag_dialog(
-        request, target=model, tags=list(model.tags.order_by("key")), suggestions={},
+        request, target=model, tags=lambda: list(model.tags.order_by("key")), suggestions={},
         set_tag=lambda k, v: model_tag_set(actor=request.user, name=full, key=k, value=v),
         delete_tag=lambda k: model_tag_delete(actor=request.user, name=full, key=k),
         back=_model_url(model), action_url=reverse("explorer:model_tags", args=[full]), title=f"Tags of {full}")
@@ -201,10 +216,9 @@ def version_tags_dialog(request: HttpRequest, name: str, version: int) -> HttpRe
             .order_by("-version__version").values_list("key", "value")[:500])
     for key, value in rows:
         suggestions.setdefault(key, value[:200])
-    back = request.POST.get("back") or request.GET.get("back")
-    back = _model_url(mv.model) if back == "model" else _version_url(mv)
+    back = _model_url(mv.model) if (request.POST.get("back") or request.GET.get("back")) == "model" else _version_url(mv)
     return _tag_dialog(
-        request, target=mv, tags=list(mv.tags.order_by("key")), suggestions=dict(list(suggestions.items())[:100]),
+        request, target=mv, tags=lambda: list(mv.tags.order_by("key")), suggestions=dict(list(suggestions.items())[:100]),
         set_tag=lambda k, v: version_tag_set(actor=request.user, name=full, version=mv.version, key=k, value=v),
         delete_tag=lambda k: version_tag_delete(actor=request.user, name=full, version=mv.version, key=k),
         back=back, action_url=reverse("explorer:version_tags", kwargs={"name": full, "version": mv.version}),

@@ -8,12 +8,14 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from explorer.views.common import dialog_done, paginate, render_dialog, ui_view
+from explorer.views.tracking import model_name_suggestions
 from explorer.views.version import get_version
 from registry.errors import RegistryError
 from registry.job_selectors import job_get, job_list_visible
 from registry.models import Job
 from registry.permissions import is_admin
-from registry.services.copy import model_version_copy
+from registry.permissions import Action
+from registry.services.copy import model_version_copy, model_version_copy_effect
 
 _UNFINISHED = (Job.State.QUEUED, Job.State.RUNNING)
 
@@ -47,11 +49,30 @@ class CopyForm(forms.Form):
                                   help_text="A three-level name such as prod.ml_team.fraud_detection")
     create_destination = forms.BooleanField(required=False, initial=True, label="Create the model if it does not exist")
 
+    def __init__(self, *args, hint_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        # Both fields ask the server what the copy would do (registry.services.copy.model_version_copy_effect).
+        live = {"hx-get": hint_url, "hx-target": "#copy-hint", "hx-swap": "outerHTML",
+                "hx-include": "#id_destination, #id_create_destination"}
+        self.fields["destination"].widget.attrs.update({
+            **live, "list": "copy-destinations", "autocomplete": "off", "aria-describedby": "copy-hint",
+            "hx-trigger": "input changed delay:250ms"})
+        self.fields["create_destination"].widget.attrs.update({**live, "hx-trigger": "change"})
+
+
+def _copy_effect(request: HttpRequest, data) -> tuple[str, str]:
+    return model_version_copy_effect(actor=request.user, destination_name=(data.get("destination") or "")[:800],
+                                     create_destination=bool(data.get("create_destination")))
+
 
 @ui_view
 def copy_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
     mv = get_version(request.user, name, version)
-    form = CopyForm(request.POST or None)
+    action_url = reverse("explorer:version_copy", args=[mv.model.full_name, mv.version])
+    if request.method == "GET" and "hint" in request.GET:
+        level, hint = _copy_effect(request, request.GET)
+        return render(request, "explorer/partials/copy_hint.html", {"hint": hint, "level": level})
+    form = CopyForm(request.POST or None, hint_url=f"{action_url}?hint=1")
     if request.method == "POST" and form.is_valid():
         try:
             copied = model_version_copy(actor=request.user, source_name=mv.model.full_name, source_version=mv.version,
@@ -61,8 +82,11 @@ def copy_dialog(request: HttpRequest, name: str, version: int) -> HttpResponse:
             form.add_error("destination", exc.message)
         else:
             return dialog_done(request, reverse("explorer:version", args=[copied.model.full_name, copied.version]))
+    level, hint = _copy_effect(request, request.POST if request.method == "POST" else {"create_destination": True})
+    if form.errors:  # the field's error says it; the hint would repeat it
+        level, hint = _copy_effect(request, {})
     return render_dialog(request, "explorer/dialogs/copy_version.html", {
         "version": mv, "model": mv.model, "form": form, "ready": mv.status == "READY",
-        "action_url": reverse("explorer:version_copy", args=[mv.model.full_name, mv.version])},
+        "destinations": model_name_suggestions(request.user, Action.MODIFY), "hint": hint, "level": level,
+        "action_url": action_url},
         title=f"Copy {mv.model.full_name} version {mv.version}", status=400 if form.errors else 200)
-

@@ -5,17 +5,18 @@ from django.conf import settings
 from django.db.models import CharField, Q
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from explorer.tabs import MODEL_TABS, render_tabs, tab_actions
 from explorer.views.browse import model_crumbs
-from explorer.views.common import paginate, ui_view
+from explorer.views.common import PAGE_SIZES, page_size, paginate, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.permissions import permission_rows
+from explorer.views.versions_table import ANY_ALIAS, STATUSES, filter_versions, jump_page, table_query, version_filters
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.migration_selectors import describe_upgrade_events, model_upgrade, upgrade_possible
-from registry.models import AuditEvent, ModelVersion, RegisteredModel
+from registry.models import AuditEvent, ModelVersion, ModelVersionTag, RegisteredModel
 from registry.permissions import Action, abilities
 from registry.source_visibility import attach_provenance, mask_version_events
 
@@ -56,9 +57,21 @@ def model_context(request: HttpRequest, model: RegisteredModel, active: str) -> 
 @ui_view
 def model_overview(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
-    versions = (ModelVersion.objects.filter(model=model).select_related("created_by")
-                .prefetch_related("tags").order_by("-version"))
-    page = paginate(request, versions, size=VERSIONS_PER_PAGE)
+    filters = version_filters(request)
+    size = page_size(request, default=VERSIONS_PER_PAGE)
+    versions = filter_versions(ModelVersion.objects.filter(model=model), filters).order_by("-version")
+    jump, jump_error = request.GET.get("jump", "").strip(), ""
+    if jump:
+        number = int(jump) if jump.isascii() and jump.isdigit() and len(jump) <= 10 else None
+        target = jump_page(versions, number, size) if number else None
+        if target is not None:
+            query = table_query(filters, size=size, default_size=VERSIONS_PER_PAGE, page=target)
+            return redirect(f"{request.path}{query}#version-{number}")
+        shown = jump[:20]
+        jump_error = (f"Version {shown} is not among the versions shown; clear the filters to look for it."
+                      if number and filters.active and ModelVersion.objects.filter(model=model, version=number).exists()
+                      else f"{model.full_name} has no version {shown}.")
+    page = paginate(request, versions.select_related("created_by").prefetch_related("tags"), size=size)
     aliases = selectors.aliases_by_version(model)
     listed = attach_provenance(actor=request.user, versions=page.object_list)  # sources as this user may see them
     rows = [(mv, aliases.get(mv.version, [])) for mv in listed]
@@ -68,6 +81,12 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
         "page": page, "rows": rows, "aliases": sorted((a, v) for v, names in aliases.items() for a in names),
         "alias_count": alias_count, "alias_limit": settings.REGISTRY_MAX_ALIASES_PER_MODEL,
         "model_tags": list(model.tags.order_by("key")),
+        "filters": filters, "page_size": size, "page_sizes": PAGE_SIZES, "default_page_size": VERSIONS_PER_PAGE, "jump": jump, "jump_error": jump_error,
+        "statuses": list(STATUSES), "any_alias": ANY_ALIAS,
+        # Compare needs two versions of the model, whether or not the filters show two.
+        "version_total": ModelVersion.objects.filter(model=model).count() if filters.active else page.paginator.count,
+        "tag_keys": list(ModelVersionTag.objects.filter(version__model=model).order_by("key")
+                         .values_list("key", flat=True).distinct()[:100]),
     })
     context["upgraded"], context["upgrading"] = model_upgrade(actor=request.user, model=model)
     return render(request, "explorer/model_overview.html", context)

@@ -18,10 +18,11 @@ from explorer.tabs import RUN_TABS, render_tabs
 from explorer.views.common import dialog_done, paginate, render_dialog, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.version import artifact_browser, artifact_download, store_root
-from registry import search
+from registry import permissions, search
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.lineage.capture import classify, input_context
+from registry.permissions import Action
 from registry.search.pages import encode_page_token
 from registry.selectors import model_get
 from registry.services.core import all_or_nothing
@@ -325,6 +326,15 @@ def _visible_model(actor, name: str):
         return None
 
 
+def model_name_suggestions(actor, action: Action = Action.READ) -> list[str]:
+    """The model names a destination picker offers (register, copy): models `actor` may `action`, the recently
+    changed first."""
+    models = search.visible_models(actor).select_related("schema__catalog")
+    if action != Action.READ:
+        models = permissions.restrict(actor, models, action)
+    return [m.full_name for m in models.order_by("-updated_at", "pk")[:MAX_NAME_SUGGESTIONS]]
+
+
 def register_hint(actor, name: str) -> str:
     """What registering under `name` would do, said before the user commits to it."""
     name = name.strip()
@@ -369,11 +379,9 @@ def register_model_dialog(request: HttpRequest, run_id: str) -> HttpResponse:
         else:
             return dialog_done(request, reverse("explorer:version",
                                                 kwargs={"name": mv.model.full_name, "version": mv.version}))
-    suggestions = (search.visible_models(request.user).select_related("schema__catalog")
-                   .order_by("-updated_at", "pk")[:MAX_NAME_SUGGESTIONS])
     return render_dialog(request, "explorer/dialogs/register_model.html", {
         "run": run, "form": form, "has_models": bool(choices),
-        "suggestions": [m.full_name for m in suggestions],
+        "suggestions": model_name_suggestions(request.user),
         "hint": register_hint(request.user, form["name"].value() or ""),
         "action_url": reverse("explorer:run_register", args=[run.run_id]),
         "back_url": reverse("explorer:run", args=[run.run_id]),

@@ -3,12 +3,15 @@ version records its source `models:/<name>/<version>`, the source's run, descrip
 job fills its managed storage. A generated description is copied saying that it describes the source."""
 from __future__ import annotations
 
-from registry import audit
+from registry import audit, permissions
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion
-from registry.selectors import model_lookup, version_get
+from registry.names import parse_model_name
+from registry.permissions import Action
+from registry.selectors import model_get, model_lookup, version_get
 from registry.services.core import require_authenticated, service
-from registry.services.models import registered_model_create
+from registry.services.models import _schema_for_create, registered_model_create
 from registry.services.versions import model_version_create
 
 
@@ -36,3 +39,39 @@ def model_version_copy(*, actor, source_name: str, source_version, destination_n
                          "destination": f"{copied.model.full_name}/{copied.version}",
                          "create_destination": create_destination})
     return copied
+
+
+def model_version_copy_effect(*, actor, destination_name: str, create_destination: bool) -> tuple[str, str]:
+    """What `model_version_copy` would do with this destination, said before it runs, as (level, sentence);
+    level "" (it would go ahead) or "error" (it would be refused). Decided by the checks the copy makes: the
+    destination as `model_get` shows it to `actor`, MODIFY on it, else CREATE MODEL on its schema through the
+    create service's own parent lookup. A model the actor may not see reads exactly as one that does not exist."""
+    name = (destination_name or "").strip()
+    if not name:
+        return "", "Pick a model you may add versions to, or type a new catalog.schema.model."
+    try:
+        parsed = parse_model_name(name)
+    except InvalidParameter as exc:
+        return "error", exc.message
+    try:
+        model = model_get(actor=actor, name=parsed.full_name)
+    except NotFound:
+        model = None
+    if model is not None:
+        decision = permissions.check(actor, Action.MODIFY, model)
+        if not decision:
+            return "error", f"You may not add versions to {model.full_name}: {decision.reason}."
+        return "", f"Becomes version {model.last_version_number + 1} of {model.full_name}."
+    if not create_destination:
+        return "error", (f"{parsed.full_name} does not exist; tick \u201cCreate the model if it does not exist\u201d "
+                         "to create it.")
+    if not parsed.is_unity_catalog:
+        return "", f"Creates the workspace-registry model {parsed.full_name}; the copy becomes its version 1."
+    schema = f"{parsed.catalog}.{parsed.schema}"
+    try:
+        _schema_for_create(actor, parsed)
+    except PermissionDenied:
+        return "error", f"Creates {parsed.full_name}: needs CREATE MODEL on {schema}, which you do not have."
+    except NotFound as exc:
+        return "error", exc.message
+    return "", f"Creates {parsed.full_name} (you may create models in {schema}); the copy becomes its version 1."

@@ -6,6 +6,7 @@
   var DISCARD = "Discard your unsaved description?";
   var FIELDS = "input:not([type=hidden]):not([readonly]):not([disabled]), textarea:not([hidden]), select";
   var opener = null;  // what opened the modal: focus goes back there when it closes
+  var RETURN_KEY = "explorer:dialog-opener";  // ...even across the reload that shows what the dialog changed
 
   function modal() { return document.getElementById("modal"); }
 
@@ -40,6 +41,8 @@
     // htmx wires the new content only when it settles (a timer later); a quick Enter in the focused field
     // would post the form without htmx, as a full page. Wire it now, before it gets focus.
     if (window.htmx) window.htmx.process(target);
+    // A dialog that saved something and stays open (tags, aliases): the page behind is stale until it closes.
+    if (target.querySelector("[data-dialog-changed]")) dialog.setAttribute("data-changed", "1");
     var first = target.querySelector(".has-error :is(" + FIELDS + ")") || target.querySelector(FIELDS) ||
       target.querySelector("[aria-selected=true], .dialog-actions :is(button, a[href])");
     if (first) first.focus();
@@ -73,11 +76,18 @@
     if (dialog) {
       dialog.addEventListener("close", function () {
         document.getElementById("modal-content").innerHTML = "";
+        if (dialog.hasAttribute("data-changed")) {
+          dialog.removeAttribute("data-changed");
+          rememberOpener();
+          window.location.reload();
+          return;
+        }
         if (opener && opener.isConnected) opener.focus();
         opener = null;
       });
     }
     enhance(document);
+    refocusOpener();
     document.body.setAttribute("data-ready", "1");  // lets browser tests know the page's scripts are wired
   });
 
@@ -115,6 +125,62 @@
     else if (!event.shiftKey && (active === last || outside)) { event.preventDefault(); first.focus(); }
   });
 
+  // A dialog that ends by loading a page (HX-Redirect, HX-Refresh: Grant, Save, Delete ...) would leave focus on
+  // <body>. The opener is found again on the next page when that page is the same one: by its id, else by the
+  // dialog URL it loads (the n-th such control), else as the n-th menu button.
+  function locate(el) {
+    if (!el || !el.isConnected) return null;
+    var selector = el.id ? "#" + CSS.escape(el.id)
+      : el.getAttribute("hx-get") ? '[hx-get="' + CSS.escape(el.getAttribute("hx-get")) + '"]'
+      : el.matches("details.menu > summary") ? "details.menu > summary" : null;
+    if (!selector) return null;
+    return {page: location.pathname + location.search, selector: selector,
+            index: Array.prototype.indexOf.call(document.querySelectorAll(selector), el)};
+  }
+  function rememberOpener() {
+    var where = locate(opener);
+    try { if (where) sessionStorage.setItem(RETURN_KEY, JSON.stringify(where)); } catch (e) { /* storage off */ }
+  }
+  function refocusOpener() {
+    var where = null;
+    try { where = JSON.parse(sessionStorage.getItem(RETURN_KEY) || "null"); sessionStorage.removeItem(RETURN_KEY); }
+    catch (e) { return; }
+    if (!where || where.page !== location.pathname + location.search) return;
+    var el = document.querySelectorAll(where.selector)[where.index];
+    if (el) el.focus();
+  }
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    var xhr = event.detail.xhr, dialog = modal();
+    if (dialog && dialog.open && xhr && (xhr.getResponseHeader("HX-Redirect") || xhr.getResponseHeader("HX-Refresh"))) {
+      rememberOpener();
+    }
+  });
+
+  // Compare needs 2 to 10 versions: its button stays disabled, and says why, until that many are chosen (ticked,
+  // or typed as numbers in the compare page's picker).
+  function updateCompare(form) {
+    var ticked = document.querySelectorAll('input[type=checkbox][name=versions][form="' + form.id + '"]:checked').length +
+      form.querySelectorAll("input[type=checkbox][name=versions]:checked").length;
+    form.querySelectorAll("input[type=text][name=versions]").forEach(function (typed) {
+      ticked += typed.value.split(/[\s,]+/).filter(function (t) { return /^\d+$/.test(t); }).length;
+    });
+    var button = form.querySelector("button[type=submit]"), hint = form.querySelector("[data-compare-hint]");
+    if (button) button.disabled = ticked < 2 || ticked > 10;
+    if (!hint) return;
+    if (!hint.hasAttribute("data-initial")) hint.setAttribute("data-initial", hint.innerHTML);
+    if (ticked === 0) hint.innerHTML = hint.getAttribute("data-initial");
+    else if (ticked === 1) hint.textContent = "1 version chosen: choose at least one more to compare.";
+    else if (ticked > 10) hint.textContent = ticked + " versions chosen: compare at most 10.";
+    else hint.textContent = ticked + " versions chosen.";
+  }
+  function compareForms() { return document.querySelectorAll("form[data-compare-form]"); }
+  document.addEventListener("change", function (event) {
+    if (event.target.name === "versions") compareForms().forEach(updateCompare);
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target.name === "versions") compareForms().forEach(updateCompare);
+  });
+
   // A field's error describes the value that was refused: editing the field clears it.
   document.addEventListener("input", function (event) {
     var field = event.target.closest && event.target.closest(".field.has-error");
@@ -144,6 +210,7 @@
   });
 
   function enhance(root) {
+    root.querySelectorAll("form[data-compare-form]").forEach(updateCompare);
     // Description editor: Save only once something changed (unsaved text is guarded above).
     root.querySelectorAll("textarea[data-original]").forEach(function (area) {
       var form = area.closest("form");
