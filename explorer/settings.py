@@ -271,9 +271,20 @@ CELERY_BEAT_SCHEDULE = {
                            "schedule": float(env_int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1))},
     # Hidden partial files of uploads that died with their process (a killed web worker) are removed.
     "sweep-partial-uploads": {"task": "registry.tasks.sweep_partial_uploads", "schedule": 600.0},
+    # Uploads of the remote-registry path (registry/upload_area.py) that no READY version released.
+    "sweep-upload-area": {"task": "registry.tasks.sweep_upload_area", "schedule": 600.0},
 }
 # A partial upload file not written to for this long belongs to an upload that will never finish.
 ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS = env_int("ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS", 3600, minimum=1)
+# The DBFS upload area of the MLflow client's remote-registry path (docs/remote-registry.md): bytes per user, and
+# how long an upload nobody registered (or whose registration failed) is kept after its last write.
+UPLOAD_AREA_MAX_BYTES = env_int("UPLOAD_AREA_MAX_BYTES", 5 * 1024 ** 3, minimum=1)
+UPLOAD_AREA_MAX_AGE_SECONDS = env_int("UPLOAD_AREA_MAX_AGE_SECONDS", 24 * 3600, minimum=1)
+# How long a model-versions/get-signed-download-uri URL opens its one file.
+SIGNED_DOWNLOAD_TTL_SECONDS = env_int("SIGNED_DOWNLOAD_TTL_SECONDS", 300, minimum=1)
+# This deployment's id in /.well-known/databricks-config (the databricks-sdk's workspace_id); derived from
+# SECRET_KEY when unset, so it is stable across restarts and differs between deployments.
+WORKSPACE_ID = env_str("WORKSPACE_ID", "")
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, Subquery
 
-from registry import permissions
+from registry import permissions, upload_area
 from registry.models import Experiment, Job, ModelVersion, RegisteredModel
 
 # What a masked value reads as. The scheme is kept (lineage also shows that the hidden end is a copy or a run);
@@ -82,7 +82,8 @@ def version_provenance(*, actor, versions: Iterable[ModelVersion]) -> dict[int, 
 
 
 def source_kind(mv: ModelVersion) -> str:
-    """run, logged_model, copy, artifacts or other: what the version's source designates."""
+    """run, logged_model, copy, artifacts, upload (from another deployment) or other: what the version's source
+    designates."""
     source = mv.source or ""
     if source.startswith("runs:/"):
         return "run"
@@ -92,6 +93,8 @@ def source_kind(mv: ModelVersion) -> str:
         return "copy"
     if source.startswith("mlflow-artifacts:"):
         return "artifacts"
+    if upload_area.is_area_source(source):
+        return "upload"
     return "other"
 
 
@@ -158,6 +161,10 @@ def _decided(actor, versions: list[ModelVersion]) -> dict[int, Provenance]:
                 source_ok = bool(row.get(experiments[int(match["experiment"])]))
             else:
                 source_ok = False
+        elif kind == "upload":
+            # Another deployment's run and logged model, uploaded and copied into the version: nothing here to
+            # hide them behind, so whoever may read the version sees where it came from.
+            source_ok = run_ok = logged_ok = True
         else:
             source_ok = False
         result[mv.pk] = _provenance(mv, source_ok, run_ok, logged_ok, copied_ok)

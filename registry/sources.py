@@ -6,15 +6,16 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from registry import permissions
+from registry import permissions, upload_area
 from registry.errors import InvalidParameter, NotFound
 from registry.models import Experiment, LoggedModel, ModelVersion, Run
 from registry.permissions import Action
 from registry.storage import clean_relative_path
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"
-_ACCEPTED = "Only runs:/<run_id>/<path>, models:/<logged_model_id>, models:/<name>/<version> and " \
-            "mlflow-artifacts:/ locations managed by this registry are accepted as model version sources."
+_ACCEPTED = "Only runs:/<run_id>/<path>, models:/<logged_model_id>, models:/<name>/<version>, " \
+            "mlflow-artifacts:/ locations managed by this registry and the client's uploads to " \
+            f"{upload_area.SOURCE_PREFIX}<run_id>/ are accepted as model version sources."
 _RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LOGGED_MODEL_ID = re.compile(r"^m-[A-Za-z0-9]{1,62}$")
 
@@ -25,6 +26,7 @@ class ResolvedSource:
     run_id: str = ""
     logged_model_id: str = ""
     source_version: ModelVersion | None = None
+    uploaded: bool = False  # from the upload area: copied into the version's own storage, whichever registry
 
 
 def artifact_path_of(uri: str) -> str:
@@ -82,6 +84,9 @@ def resolve_source(actor, source: object) -> ResolvedSource:
             raise InvalidParameter(f"Source version {src} is not READY (status {src.status}); wait for it to be registered.")
         return ResolvedSource(location=artifact_path_of(src.storage_location), run_id=src.run_id,
                               logged_model_id=src.logged_model_id, source_version=src)
+    if upload_area.is_area_source(decoded):
+        # Another deployment's run, uploaded by the client: its run id is the client's word, not a local run.
+        return ResolvedSource(location=upload_area.resolve(actor, decoded), uploaded=True)
     if decoded.startswith(ARTIFACTS_SCHEME):
         location = artifact_path_of(decoded)
         _authorize_artifact_location(actor, location)

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from registry import jobs, storage
 from registry.events import delivery as webhook_delivery
+from registry.services.upload_area import upload_area_sweep
 
 log = logging.getLogger(__name__)
 
@@ -50,4 +51,12 @@ def sweep_partial_uploads() -> int:
     removed = storage.sweep_partial_uploads(older_than_seconds=settings.ARTIFACT_PARTIAL_UPLOAD_MAX_AGE_SECONDS)
     if removed:
         log.info("Removed %d partial upload file(s) left by uploads that never finished.", removed)
+    return removed
+
+
+@shared_task
+def sweep_upload_area() -> int:
+    removed = upload_area_sweep(older_than_seconds=settings.UPLOAD_AREA_MAX_AGE_SECONDS)
+    if removed:
+        log.info("Removed %d upload-area director(ies) that no registered version released.", removed)
     return removed

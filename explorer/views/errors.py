@@ -6,8 +6,9 @@ from django.http import HttpResponseServerError, JsonResponse
 from django.template import loader
 from django.views.defaults import page_not_found
 
-# /model/ and /serving-endpoints/: invocations; /.well-known/: what the databricks-sdk probes for its config.
-_API_PREFIXES = ("/api/", "/ajax-api/", "/model/", "/serving-endpoints/", "/.well-known/")
+# /model/ and /serving-endpoints/: invocations; /.well-known/: what the databricks-sdk probes for its config;
+# /dbfs/: the upload area of the remote-registry path.
+_API_PREFIXES = ("/api/", "/ajax-api/", "/model/", "/serving-endpoints/", "/.well-known/", "/dbfs/")
 
 
 def not_found(request, exception=None):

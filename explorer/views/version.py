@@ -23,7 +23,7 @@ from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, LoggedModel, ModelAlias, ModelVersion
 from registry.models.models import Stage
 from registry.serving.selectors import served_model_get
-from registry.source_visibility import attach_provenance, mask_version_events
+from registry.source_visibility import attach_provenance, mask_version_events, source_kind
 
 PREVIEW_LIMIT = 256 * 1024
 _TEXT_NAMES = {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "LICENSE", "README"}
@@ -64,13 +64,18 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
         copied_from = ModelVersion.objects.select_related("model__schema__catalog").filter(
             pk=shown.copied_from_id).first()
     # The source run links to its page, and `runs:/<id>/<path>` sources also to the files.
-    source_run = ts.run_list_visible(actor=request.user).filter(run_id=shown.run_id).first() if shown.run_id else None
+    # A version uploaded from another deployment names that deployment's run: it is shown as such, not looked up.
+    remote = source_kind(mv) == "upload"
+    source_run = ts.run_list_visible(actor=request.user).filter(run_id=shown.run_id).first() \
+        if shown.run_id and not remote else None
     run_prefix = f"runs:/{shown.run_id}/"
     source_path = shown.source[len(run_prefix):].strip("/") if source_run and shown.source.startswith(run_prefix) \
         else ""
     inputs = signature_fields(mv.signature, "inputs")
     context.update({
-        "shown": shown, "source_run": source_run, "source_path": source_path,
+        "shown": shown, "source_run": source_run, "source_path": source_path, "remote": remote,
+        # Only a web link is rendered as one: run_link is whatever the client sent.
+        "remote_run_link": shown.run_link if remote and shown.run_link.startswith(("https://", "http://")) else "",
         "inputs": inputs, "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,

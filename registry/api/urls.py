@@ -1,6 +1,7 @@
 """URL table of the REST APIs. Each area keeps its own module so they can grow independently."""
 from registry.api import (urls_artifacts, urls_jobs, urls_lineage, urls_registry, urls_serving, urls_serving_endpoints,
                           urls_tracking, urls_unity_catalog, urls_webhooks)
+from registry.api import urls_remote_registry
 
 urlpatterns = [
     *urls_tracking.urlpatterns,
@@ -12,4 +13,5 @@ urlpatterns = [
     *urls_serving.urlpatterns,
     *urls_serving_endpoints.urlpatterns,
     *urls_webhooks.urlpatterns,
+    *urls_remote_registry.urlpatterns,
 ]

@@ -28,6 +28,7 @@ from registry.models.tracking import (
     RunOutput,
     RunTag,
 )
+from registry.models.upload_area import UploadAreaDirectory
 from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -35,5 +36,5 @@ __all__ = [
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
-    "Webhook", "WebhookAttempt", "WebhookDelivery",
+    "UploadAreaDirectory", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from registry import audit
+from registry import audit, upload_area
 from registry.events import registry_events
 from registry.errors import InvalidParameter, NotFound
 from registry.generated_descriptions import copied_description
@@ -17,6 +17,7 @@ from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, require_text, service
 from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
 from registry.services.tracking_logged_models import logged_model_record_version
+from registry.services.upload_area import upload_area_release
 from registry.sources import resolve_source
 from registry.tracking_selectors import logged_model_list_visible
 
@@ -55,6 +56,7 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         tag_values = validated_tags(tags, existing=0)
     number = _allocate_version_number(model, name)
     unity = model.is_unity_catalog
+    copied = unity or resolved.uploaded  # into the version's own storage location, by the registration job
     mv = ModelVersion.objects.create(
         model=model,
         version=number,
@@ -64,12 +66,12 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         logged_model_id=model_id or resolved.logged_model_id,
         description=description,
         copied_from=resolved.source_version,
-        status=VersionStatus.PENDING_REGISTRATION if unity else VersionStatus.READY,
-        storage_location="" if unity else f"mlflow-artifacts:/{resolved.location}",
+        status=VersionStatus.PENDING_REGISTRATION if copied else VersionStatus.READY,
+        storage_location="" if copied else f"mlflow-artifacts:/{resolved.location}",
         created_by=actor,
         updated_by=actor,
     )
-    if unity:
+    if copied:
         mv.storage_location = mv.managed_location
         mv.save(update_fields=["storage_location"])
     if tag_values:
@@ -79,7 +81,7 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     audit.record(actor=actor, action="model_version.create", obj=mv,
                  params={"name": model.full_name, "version": mv.version, "source": source, "run_id": mv.run_id})
     registry_events.model_version_created(mv)
-    if unity:
+    if copied:
         from registry.jobs import start_registration
         from registry.registration import copy_now
 
@@ -145,7 +147,7 @@ def model_version_delete(*, actor, name: str, version) -> None:
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.DELETE, mv.model, not_found_message=model_not_found_message(name))
     audit.record(actor=actor, action="model_version.delete", obj=mv, params={"name": mv.model.full_name, "version": mv.version})
-    if mv.model.is_unity_catalog:
+    if mv.storage_location == mv.managed_location:  # its own copy (three-level, or uploaded from elsewhere)
         schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]],
                                   target={"name": mv.model.full_name, "version": mv.version})
     # The model's row lock, then the version's (the order alias and tag changes take them in, so none deadlock),
@@ -166,6 +168,8 @@ def model_version_mark_ready(*, version_id: int, signature: dict | None, message
     touch_model(mv.model)
     audit.record(actor=None, action="model_version.registration_ready", obj=mv, params={"version": mv.version})
     registry_events.model_version_ready(mv)
+    if upload_area.is_area_source(mv.source) and mv.created_by_id:
+        upload_area_release(owner_id=mv.created_by_id, source=mv.source)
     return mv
 
 

@@ -20,7 +20,8 @@ def test_other_database_errors_are_left_to_the_500_handler():
 def test_unknown_api_paths_answer_json_not_the_html_page(api, admin):
     client = api(admin)
     for path in ("/api/2.0/mlflow/no-such-endpoint", "/ajax-api/2.0/mlflow/runs/nope", "/api/2.1/unity-catalog/x/y/z",
-                 "/api/9.9/anything", "/.well-known/databricks-config", "/serving-endpoints/x/nope"):
+                 "/api/9.9/anything", "/.well-known/openid-configuration", "/serving-endpoints/x/nope",
+                 "/dbfs/"):
         response = client.get(path)
         assert response.status_code == 404, path
         assert response["Content-Type"].startswith("application/json"), path
