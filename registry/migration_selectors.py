@@ -76,11 +76,9 @@ def _as_seen(actor, job: Job | None) -> Upgrade | None:
 
 
 def describe_upgrade_events(*, actor, events: list) -> list:
-    """Give each upgrade event of `events` (the destination's History) a sentence, `summary`, and the source's
-    page, `summary_url`, naming the workspace model only to a viewer who may read it (its recorded name is masked
-    in the event's parameters otherwise, as the jobs API masks `params.source_name`)."""
-    from django.urls import reverse
-
+    """Set `upgraded_from` on each upgrade event of `events` (the destination's History): the workspace model's
+    current name for a viewer who may read it, else "" with its recorded name masked in the event's parameters
+    (as the jobs API masks `params.source_name`)."""
     upgrades = [e for e in events if e.action == MIGRATE_ACTION and isinstance(e.parameters, dict)]
     if not upgrades:
         return events
@@ -90,10 +88,7 @@ def describe_upgrade_events(*, actor, events: list) -> list:
         actor, RegisteredModel.objects.filter(pk__in=[s for s in source_ids.values() if isinstance(s, int)]))}
     for event in upgrades:
         source = sources.get(source_ids.get(event.parameters.get("job_id")))
-        if source is not None:
-            event.summary = f"Upgraded from workspace model {source.full_name}"
-            event.summary_url = reverse("explorer:model", args=[source.full_name])
-        else:
-            event.summary, event.summary_url = "Upgraded from a workspace model", ""
+        event.upgraded_from = source.full_name if source is not None else ""
+        if source is None:
             event.parameters = {**event.parameters, "source": RESTRICTED}
     return events

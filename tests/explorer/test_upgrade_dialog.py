@@ -183,3 +183,14 @@ def test_the_upgrade_runs_on_a_real_worker_and_the_page_reloads_when_it_ends(cli
     destination = RegisteredModel.objects.get(schema__isnull=False, name="fraud")
     assert dict(ModelAlias.objects.filter(model=destination).values_list("alias", "version__version")) == {
         "Champion": 1, "Challenger": 2}
+
+
+def test_a_failed_upgrade_is_said_to_who_may_see_its_job(client_for, owner, reader, legacy):
+    job = model_migrate(actor=owner, source_name=SOURCE, destination_name=DESTINATION)
+    Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error="Version 2 could not be copied: disk full")
+    page = _text(client_for(owner).get(f"/models/{SOURCE}/"))
+    assert f'The upgrade to <a href="/models/{DESTINATION}/">{DESTINATION}</a> failed.' in page
+    assert "disk full" in page and "continues where it stopped" in page
+    # The reader sees neither the job nor its destination: nothing about it.
+    seen = _text(client_for(reader).get(f"/models/{SOURCE}/"))
+    assert "upgrade" not in seen.lower().replace("upgrade to unity catalog", "") and "disk full" not in seen
