@@ -11,14 +11,13 @@ from django.urls import reverse
 
 from explorer.views.common import dialog_done, render_dialog, ui_view
 from explorer.views.model import get_model
-from registry import permissions
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.migration_selectors import creatable_schemas, upgrade_destinations, upgrade_possible
 from registry.models import ModelVersion
 from registry.models.models import Stage
 from registry.names import parse_model_name, validate_alias
-from registry.permissions import Action
-from registry.selectors import model_get, schema_get
+from registry.selectors import model_get
+from registry.services.copy import model_version_copy_effect
 from registry.services.migration import DEFAULT_STAGE_ALIASES, model_migrate
 
 # The order the mapping is shown in: the stages that usually carry an alias first.
@@ -65,38 +64,23 @@ class UpgradeForm(forms.Form):
 
 def upgrade_hint(actor, destination: str, version_count: int) -> str:
     """What starting the upgrade into `destination` would do, or why it would be refused, said as the user types.
-    A model or schema the user may not see reads as missing."""
+    The destination takes versions as a copy's does, so the refusals are the copy's own
+    (`model_version_copy_effect`): a model or schema the user may not see reads as missing."""
     destination = destination.strip()
     versions = f"{version_count} version{'s' if version_count != 1 else ''}"
     if not destination:
         return "Type catalog.schema.model: a new model, or a three-level model you own."
-    try:
-        parsed = parse_model_name(destination)
-    except InvalidParameter as exc:
-        return exc.message
-    if not parsed.is_unity_catalog:
+    if destination.count(".") == 0:
         return "The destination must be a three-level name <catalog>.<schema>.<model>."
+    level, said = model_version_copy_effect(actor=actor, destination_name=destination, create_destination=True)
+    if level == "error":
+        return said
     try:
         existing = model_get(actor=actor, name=destination)
     except NotFound:
-        existing = None
-    if existing is not None:
-        decision = permissions.check(actor, Action.MODIFY, existing)
-        if not decision:
-            return f"You may not add versions to {existing.full_name}: {decision.reason}."
-        first = existing.last_version_number + 1
-        return (f"Copies the {versions} into the existing model {existing.full_name}"
-                + (f", from version {first} on." if version_count else "."))
-    schema_name = f"{parsed.catalog}.{parsed.schema}"
-    needs = f"Creating {parsed.full_name} needs CREATE MODEL on the schema {schema_name}"
-    try:
-        schema = schema_get(actor=actor, full_name=schema_name)
-    except NotFound:
-        return f"{needs}, which does not exist or which you may not use."
-    decision = permissions.check(actor, Action.CREATE_MODEL, schema)
-    if not decision:
-        return f"{needs}: {decision.reason}."
-    return f"Creates the three-level model {parsed.full_name}, then copies the {versions} into it in order."
+        return f"Creates the three-level model {parse_model_name(destination).full_name}, then copies the {versions} into it in order."
+    return (f"Copies the {versions} into the existing model {existing.full_name}"
+            + (f", from version {existing.last_version_number + 1} on." if version_count else "."))
 
 
 def _stage_rows(model, form: UpgradeForm) -> list[dict]:

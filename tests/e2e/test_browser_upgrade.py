@@ -30,7 +30,7 @@ def test_upgrade_a_workspace_model_from_its_page(transactional_db, live_server, 
 
     # The hint follows the typing: a schema the owner may not use, then a new model where it may.
     page.fill("#modal #id_destination", "hr.private.fraud")
-    page.wait_for_selector("#register-hint:has-text('does not exist or which you may not use')")
+    page.wait_for_selector("#register-hint:has-text('does not exist')")
     page.fill("#modal #id_destination", "prod.ml_team.fraud")
     page.wait_for_selector("#register-hint:has-text('Creates the three-level model prod.ml_team.fraud')")
     page.fill("#modal #id_alias_staging", "Candidate")

@@ -98,9 +98,9 @@ def test_the_hint_says_what_starting_would_do_and_whether_you_may(client_for, ad
     assert "Creates the three-level model prod.ml_team.secret" in _hint(client, "prod.ml_team.secret")
     catalog_create(actor=admin, name="hr")
     schema_create(actor=admin, catalog_name="hr", name="private")
-    hidden = _hint(client, "hr.private.m").replace("hr.private", "X")
-    missing = _hint(client, "zz.nothing.m").replace("zz.nothing", "X")
-    assert hidden == missing and "does not exist or which you may not use" in hidden
+    hidden = _hint(client, "hr.private.m").replace("'hr'", "X")
+    missing = _hint(client, "zz.private.m").replace("'zz'", "X")
+    assert hidden == missing and "does not exist" in hidden
 
 
 def test_starting_with_an_edited_mapping_creates_the_job_and_the_page_follows_it(client_for, owner, legacy):
