@@ -80,6 +80,12 @@ def is_area_source(source: str) -> bool:
     return isinstance(source, str) and source.startswith("dbfs:")
 
 
+def web_link(run_link: str) -> str:
+    """The other deployment's run link as sent by the client, when it is a web link (only those are rendered
+    as links: run_link is whatever the client sent)."""
+    return run_link if run_link.startswith(("https://", "http://")) else ""
+
+
 def resolve(actor, source: str) -> str:
     """The store path of a version source in the actor's own upload area. The client names a logged model's
     upload `<dir>/m-<id>` but puts its files directly in `<dir>/`: that is where they are looked for then."""

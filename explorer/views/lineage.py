@@ -23,6 +23,8 @@ def node_url(node: Node) -> str | None:
         return reverse("explorer:version", kwargs={"name": attrs["model"], "version": attrs["version"]})
     if node.type == "table":
         return reverse("explorer:table", kwargs={"name": node.id})
+    if node.type == "remote_run":
+        return attrs.get("link")  # a web link only (registry.upload_area.web_link)
     return None
 
 

@@ -17,6 +17,7 @@ from explorer.views.common import paginate, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.model import can_flags, model_abilities
 from registry import selectors, storage
+from registry.upload_area import web_link
 from registry import tracking_selectors as ts
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
@@ -74,8 +75,7 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     inputs = signature_fields(mv.signature, "inputs")
     context.update({
         "shown": shown, "source_run": source_run, "source_path": source_path, "remote": remote,
-        # Only a web link is rendered as one: run_link is whatever the client sent.
-        "remote_run_link": shown.run_link if remote and shown.run_link.startswith(("https://", "http://")) else "",
+        "remote_run_link": web_link(shown.run_link) if remote else "",
         "inputs": inputs, "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,

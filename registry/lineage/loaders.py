@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef, Q
 
-from registry import permissions
+from registry import permissions, upload_area
 from registry.lineage.capture import classify
 from registry.lineage.graph import Node
 from registry.models import Dataset, Experiment, LoggedModel, ModelAlias, ModelVersion, RegisteredModel, Run
@@ -82,6 +82,12 @@ def table_entry(name: str, experiments: set) -> Loaded:
 
 _ENTRIES = {"run": run_entry, "experiment": experiment_entry, "logged_model": logged_model_entry,
             "model_version": version_entry, "alias": alias_entry, "dataset": dataset_entry}
+
+
+def remote_run_entry(mv: ModelVersion) -> Loaded:
+    """The run on another deployment that a version uploaded from there names (its id is shown on the version)."""
+    return Loaded(Node("remote_run", mv.run_id or f"unknown-{mv.pk}", mv.run_id or "unknown run", False,
+                       {"link": link} if (link := upload_area.web_link(mv.run_link)) else {}), Scope(public=True))
 
 
 def ghost(type_: str, ident: str, scope: Scope, name: str = "") -> Loaded:

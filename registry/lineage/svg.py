@@ -15,11 +15,13 @@ UrlFor = Callable[[Node], "str | None"]
 TYPE_LABELS = {
     "table": "Table", "dataset": "Dataset", "experiment": "Experiment", "run": "Run", "logged_model": "Logged model",
     "model_version": "Model version", "alias": "Alias", "restricted": "Restricted",
+    "remote_run": "Run on another deployment",
 }
-_BASE_COLUMN = {"table": 0, "dataset": 0, "experiment": 0, "run": 1, "logged_model": 2, "model_version": 3}
+_BASE_COLUMN = {"table": 0, "dataset": 0, "experiment": 0, "run": 1, "remote_run": 1, "logged_model": 2,
+                "model_version": 3}
 _FILL = {
     "table": "#e0f2fe", "dataset": "#ecfeff", "experiment": "#f5f3ff", "run": "#fef9c3", "logged_model": "#fae8ff",
-    "model_version": "#dcfce7", "alias": "#ffedd5", "restricted": "#e5e7eb",
+    "model_version": "#dcfce7", "alias": "#ffedd5", "restricted": "#e5e7eb", "remote_run": "#fef9c3",
 }
 _STROKE = "#64748b"
 WIDTH, HEIGHT, COLUMN_GAP, ROW_GAP, PAD = 210, 46, 110, 14, 20

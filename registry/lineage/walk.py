@@ -20,6 +20,7 @@ from registry.lineage.loaders import (
     load,
     logged_model_entry,
     models_by_uid,
+    remote_run_entry,
     run_entry,
     source_location_uid,
     table_entry,
@@ -27,6 +28,7 @@ from registry.lineage.loaders import (
     version_source_of,
 )
 from registry.models import Experiment, Job, LoggedModel, ModelAlias, ModelVersion, RegisteredModel, Run, RunInput
+from registry.source_visibility import source_kind
 
 MAX_NODES = 5000
 # Labels that describe the visible end of an edge; an input's context describes the run, so it is dropped
@@ -166,6 +168,9 @@ class Walk:
             elif version_source_of(mv):
                 source = ghost_source_version(mv, _params(job), models)
                 self.link(source.node.key, key, "copy", _job_attrs(job), source)
+            elif source_kind(mv) == "upload":  # from another deployment: its run is not looked up here
+                remote = remote_run_entry(mv)
+                self.link(remote.node.key, key, "registered", entry=remote)
             elif mv.logged_model_id:
                 self.link(f"logged_model:{mv.logged_model_id}", key, "registered")
             elif mv.run_id:

@@ -176,6 +176,15 @@ def test_a_version_from_the_upload_area_is_copied_and_the_upload_released(api, o
     html = page.get(reverse("explorer:version", args=[name, 1])).content.decode()
     assert "Registered from" in html and "another deployment" in html
     assert 'href="https://dev.example.com/#/experiments/1/runs/run-a1"' in html
+    # In lineage too: the version was registered from a run on another deployment, linked there.
+    graph = client.get("/api/2.1/lineage", {"node": f"model_version:{name}/1", "direction": "upstream"})
+    assert graph.status_code == 200, graph.content
+    nodes = {node["key"]: node for node in graph.json()["nodes"]}
+    assert nodes["remote_run:run-a1"]["attrs"] == {"link": "https://dev.example.com/#/experiments/1/runs/run-a1"}
+    assert {"source": "remote_run:run-a1", "target": f"model_version:{mv.pk}", "label": "registered"} in \
+        graph.json()["edges"]
+    lineage_page = page.get(reverse("explorer:version_lineage", args=[name, 1])).content.decode()
+    assert "Run on another deployment" in lineage_page
 
 
 def test_a_run_link_that_is_no_web_link_is_not_rendered_as_one(api, owner, django_capture_on_commit_callbacks):
