@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
@@ -328,6 +328,11 @@ def _sections(model: RegisteredModel, columns: list[Column], *, diff_only: bool)
 def model_compare(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
     diff_only = request.GET.get("diff", "") in ("1", "true", "on")
+    if "more" in request.GET:
+        # Versions typed by number in the picker join the ticked ones, in the one shareable `versions` URL.
+        raw = request.GET.getlist("versions") + [v for v in request.GET.getlist("more")[:MAX_TOKENS] if v.strip()]
+        params = [("versions", v) for v in raw[:MAX_TOKENS]] + ([("diff", "1")] if diff_only else [])
+        return redirect(reverse("explorer:model_compare", args=[model.full_name]) + "?" + urlencode(params))
     context = model_context(request, model, "explorer:model_compare")
     url = reverse("explorer:model_compare", args=[model.full_name])
     context["breadcrumbs"] = model_crumbs(model) + [("Compare versions", url)]

@@ -81,7 +81,8 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
         "page": page, "rows": rows, "aliases": sorted((a, v) for v, names in aliases.items() for a in names),
         "alias_count": alias_count, "alias_limit": settings.REGISTRY_MAX_ALIASES_PER_MODEL,
         "model_tags": list(model.tags.order_by("key")),
-        "filters": filters, "page_size": size, "page_sizes": PAGE_SIZES, "default_page_size": VERSIONS_PER_PAGE, "jump": jump, "jump_error": jump_error,
+        "filters": filters, "page_size": size, "page_sizes": PAGE_SIZES, "default_page_size": VERSIONS_PER_PAGE,
+        "min_page_size": PAGE_SIZES[0], "jump": jump, "jump_error": jump_error,
         "statuses": list(STATUSES), "any_alias": ANY_ALIAS,
         # Compare needs two versions of the model, whether or not the filters show two.
         "version_total": ModelVersion.objects.filter(model=model).count() if filters.active else page.paginator.count,

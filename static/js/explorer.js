@@ -87,8 +87,11 @@
       });
     }
     enhance(document);
-    refocusOpener();
-    document.body.setAttribute("data-ready", "1");  // lets browser tests know the page's scripts are wired
+    // After the other scripts' DOMContentLoaded work (layout.js moves tables into scroll boxes, which drops focus).
+    window.setTimeout(function () {
+      refocusOpener();
+      document.body.setAttribute("data-ready", "1");  // lets browser tests know the page's scripts are wired
+    }, 0);
   });
 
   // Opening a menu item that loads a dialog closes the menu. Remember what opened the dialog; for a menu
@@ -161,7 +164,7 @@
   function updateCompare(form) {
     var ticked = document.querySelectorAll('input[type=checkbox][name=versions][form="' + form.id + '"]:checked').length +
       form.querySelectorAll("input[type=checkbox][name=versions]:checked").length;
-    form.querySelectorAll("input[type=text][name=versions]").forEach(function (typed) {
+    form.querySelectorAll("input[type=text][name=more]").forEach(function (typed) {
       ticked += typed.value.split(/[\s,]+/).filter(function (t) { return /^\d+$/.test(t); }).length;
     });
     var button = form.querySelector("button[type=submit]"), hint = form.querySelector("[data-compare-hint]");
@@ -178,7 +181,7 @@
     if (event.target.name === "versions") compareForms().forEach(updateCompare);
   });
   document.addEventListener("input", function (event) {
-    if (event.target.name === "versions") compareForms().forEach(updateCompare);
+    if (event.target.name === "more") compareForms().forEach(updateCompare);
   });
 
   // A field's error describes the value that was refused: editing the field clears it.

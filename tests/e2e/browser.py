@@ -27,3 +27,13 @@ def submit_and_reload(page, selector: str) -> None:
     with page.expect_navigation():
         page.click(selector)
     page.wait_for_selector("body[data-ready='1']", state="attached")
+
+
+def save_and_close(page, selector: str) -> None:
+    """Click a button of a dialog that stays open after saving (tags, aliases), wait for its "saved" notice, then
+    close it with Escape: the page behind reloads to show the change."""
+    page.click(selector)
+    page.wait_for_selector("#modal[open] [data-dialog-changed]")
+    with page.expect_navigation():
+        page.keyboard.press("Escape")
+    page.wait_for_selector("body[data-ready='1']", state="attached")

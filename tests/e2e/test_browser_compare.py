@@ -94,10 +94,13 @@ def test_compare_two_versions_from_the_model_page(transactional_db, live_server,
         page.get_by_role("link", name="All rows", exact=True).click()
     assert page.locator("th:has-text('seed')").count() == 1
 
-    # A single version is not a comparison: the page says so and offers the picker, opened, to choose again.
+    # A single version is not a comparison yet: no error page, the picker opened to choose a second, its button
+    # disabled until one is ticked.
     response = page.goto(f"{base}/models/{MODEL}/compare/?versions=2")
-    assert response.status == 400
-    page.wait_for_selector(".notice.danger:has-text('Pick at least 2 versions')")
+    assert response.status == 200
+    page.wait_for_selector(".notice[role=status]:has-text('Pick at least 2 versions')")
+    page.wait_for_selector("body[data-ready='1']", state="attached")
+    assert page.locator("details.compare-picker").get_by_role("button", name="Compare").is_disabled()
     page.locator("details.compare-picker").get_by_label("Version 3").check()
     with page.expect_navigation():
         page.locator("details.compare-picker").get_by_role("button", name="Compare").click()

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from registry.models import ModelAlias, RegisteredModel
-from tests.e2e.browser import sign_in, submit_and_reload
+from tests.e2e.browser import save_and_close, sign_in
 from tests.e2e.test_browser_explorer import MODEL, _setup
 
 pytestmark = pytest.mark.slow
@@ -279,7 +279,7 @@ def test_alias_dialog_treats_another_case_as_the_alias_it_names(transactional_db
     assert hint_urls and not any("csrf" in url for url in hint_urls), hint_urls
     page.click("#modal button.primary:has-text('Save alias')")
     page.wait_for_selector("#modal .notice.warn[role=alert]:has-text('moves it from version 2 to version 4')")
-    submit_and_reload(page, "#modal button.primary:has-text('Move alias')")
+    save_and_close(page, "#modal button.primary:has-text('Move alias')")
     assert list(model.aliases.values_list("alias", "version__version")) == [("Champion", 4)]
     for spelling in ("Champion", "champion"):
         assert version_get_by_alias(actor=owner, name=MODEL, alias=spelling).version == 4
@@ -306,7 +306,7 @@ def _tag_value_after_typing(page, version: int, key: str, typed: str) -> None:
     page.locator("#modal[open] #id_key").fill(key)
     page.click("#modal #id_value")
     page.keyboard.type(typed)
-    submit_and_reload(page, "#modal button.primary:has-text('Save tag')")
+    save_and_close(page, "#modal button.primary:has-text('Save tag')")
 
 
 def test_tag_dialog_never_appends_to_a_value_it_filled_in(transactional_db, live_server, browser_page, owner, reader,
@@ -328,7 +328,7 @@ def test_tag_dialog_never_appends_to_a_value_it_filled_in(transactional_db, live
     value = page.locator("#modal #id_value")
     assert value.input_value() == "" and "approved" in (value.get_attribute("placeholder") or "")
     page.keyboard.type("passed")
-    submit_and_reload(page, "#modal button.primary:has-text('Save tag')")
+    save_and_close(page, "#modal button.primary:has-text('Save tag')")
     assert ModelVersion.objects.get(model__name="iris", version=3).tags.get(key="validation_status").value == "passed"
 
     _tag_value_after_typing(page, 2, "validation_status", "rejected")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
-from tests.e2e.browser import shot, sign_in, submit_and_reload
+from tests.e2e.browser import save_and_close, shot, sign_in, submit_and_reload
 
 pytestmark = pytest.mark.slow
 MODEL = "prod.ml_team.iris"
@@ -63,7 +63,7 @@ def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, ow
     page.click("a[aria-label='Edit aliases of version 3']")
     page.locator("#modal[open] #id_alias").fill("Challenger")
     shot(page, "dialog-aliases")
-    submit_and_reload(page, "#modal button.primary")
+    save_and_close(page, "#modal button.primary")
     page.wait_for_selector("text=@Challenger")
     assert ModelAlias.objects.get(model=model, alias="Challenger").version.version == 3
 
@@ -73,14 +73,14 @@ def test_browse_and_edit_a_model(transactional_db, live_server, browser_page, ow
     page.wait_for_selector("#modal [data-alias-hint]:has-text('is on version 2')")
     page.click("#modal button.primary")
     page.wait_for_selector("#modal[open] .notice.warn:has-text(\"'Champion' is on version 2\")")
-    submit_and_reload(page, "#modal button.primary:has-text('Move alias')")
+    save_and_close(page, "#modal button.primary:has-text('Move alias')")
     assert ModelAlias.objects.get(model=model, alias="Champion").version.version == 3
 
     # Add a tag to the model.
     page.click("section.panel:has(#tags-h) a.button")
     page.locator("#modal[open] #id_key").fill("task")
     page.locator("#modal[open] #id_value").fill("classification")
-    submit_and_reload(page, "#modal button.primary")
+    save_and_close(page, "#modal button.primary")
     page.wait_for_selector("section.panel:has(#tags-h) .chip:has-text('task')")
     assert model.tags.get(key="task").value == "classification"
 

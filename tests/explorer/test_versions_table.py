@@ -23,6 +23,12 @@ def test_page_size_and_default(client_for, reader, big_model):
     html = client.get(BIG + "?page_size=10&page=2").content.decode()
     assert _versions_shown(html) == list(range(290, 280, -1))
     assert '<option value="10" selected>10</option>' in html and "Page 2 of 30" in html
+    assert "{#" not in html and 'aria-label="Filter versions"' in html
+
+
+def test_a_short_table_has_no_filter_tools(client_for, reader, iris):
+    html = client_for(reader).get("/models/prod.ml_team.iris/").content.decode()
+    assert 'aria-label="Filter versions"' not in html and 'id="version-2"' in html
 
 
 def test_filters_by_status_alias_tag_and_text(client_for, owner, reader, big_model):
@@ -87,10 +93,14 @@ def test_compare_with_fewer_than_two_versions_is_a_picker_not_an_error(client_fo
 def test_compare_picker_reaches_every_version_by_number(client_for, reader, big_model):
     client = client_for(reader)
     html = client.get(BIG + "compare/").content.decode()
-    assert 'id="compare-numbers" name="versions"' in html  # any version by its number
+    assert 'id="compare-numbers" name="more"' in html  # any version by its number
     assert 'value="250"' not in html.split('id="compare-numbers"')[0].split("picker-options")[-1]
-    # The typed numbers and the ticked ones are one selection: version 3 is far below the listed 50.
-    response = client.get(BIG + "compare/?versions=300&versions=3,%2012")
+    # The typed numbers join the ticked ones in one shareable URL: version 3 is far below the listed 50.
+    response = client.get(BIG + "compare/?versions=300&more=3,%2012&diff=1")
+    assert response.status_code == 302
+    assert response["Location"] == BIG + "compare/?versions=300&versions=3%2C+12&diff=1"
+    assert client.get(BIG + "compare/?versions=300&more=").headers["Location"] == BIG + "compare/?versions=300"
+    response = client.get(response["Location"])
     assert response.status_code == 200
     assert [c for c in ("Version 300", "Version 3", "Version 12") if c in response.content.decode()] == [
         "Version 300", "Version 3", "Version 12"]
