@@ -71,6 +71,26 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _mlflow_uris_do_not_leak():
+    """A test that points the mlflow client's global tracking or registry URI at its own server (set_tracking_uri,
+    set_registry_uri: module globals, and copied into the environment) must not send a later test's client there,
+    a server long gone: both are put back after each test."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
 def _own_cache_keys(settings):
     """Throttling counters live in the shared cache (Redis in CI), outside the test's transaction: each test gets
     keys of its own, so one test's bad tokens never throttle the next."""

@@ -130,6 +130,6 @@ def mlflow_as(live_server, monkeypatch, token_for):
 
     def make(user) -> MlflowClient:
         monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token_for(user))
-        return MlflowClient(tracking_uri=live_server.url)
+        return MlflowClient(tracking_uri=live_server.url, registry_uri=live_server.url)
 
     return make
