@@ -35,7 +35,7 @@ import posixpath
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable
 
@@ -400,15 +400,24 @@ def _copy_server_side(s3, source: str, destination: str, files: list[tuple[str, 
 
     checksums: dict[str, str] = {}
     rows = []
-    last_tick = time.monotonic()
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="artifact-s3-copy") as pool:
-        for rel, size, sha256, crc32 in pool.map(one, files):
-            checksums[rel] = sha256
-            rows.append((posixpath.join(destination, rel), size, None, sha256, crc32))
-            if on_file is not None:
-                on_file()
-            if on_tick is not None and time.monotonic() - last_tick >= _TICK_SECONDS:
-                last_tick = time.monotonic()
-                on_tick()
+        pending = {pool.submit(one, item) for item in files}
+        try:
+            # Files are counted as they finish (not in list order), and this thread ticks while one large object
+            # is being copied by the store, so the job's lease is renewed throughout.
+            while pending:
+                finished, pending = wait(pending, timeout=_TICK_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    rel, size, sha256, crc32 = future.result()
+                    checksums[rel] = sha256
+                    rows.append((posixpath.join(destination, rel), size, None, sha256, crc32))
+                    if on_file is not None:
+                        on_file()
+                if on_tick is not None:
+                    on_tick()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
     artifact_manifest.record(rows)
     return checksums
