@@ -35,8 +35,10 @@ class JobFailed(Exception):
 
 
 class LeaseHeld(Exception):
-    def __init__(self, seconds_left: float):
-        super().__init__(f"job is leased by another worker for {seconds_left:.0f}s")
+    """Another live worker holds the row's lease (a job's, or a webhook delivery's): the task retries later."""
+
+    def __init__(self, seconds_left: float, what: str = "job"):
+        super().__init__(f"{what} is leased by another worker for {seconds_left:.0f}s")
         self.seconds_left = seconds_left
 
 
@@ -108,7 +110,8 @@ def start_migration(*, actor, source, destination, stage_alias_map: dict[str, st
     return job
 
 
-def _worker_id(task_id: str) -> str:
+def worker_id(task_id: str) -> str:
+    """A lease owner: this worker process and the task it runs."""
     return f"{socket.gethostname()}:{os.getpid()}:{task_id}"[:128]
 
 
@@ -116,7 +119,7 @@ def claim(job_id: int, task_id: str) -> Job | None:
     """Take the job's lease. None when there is nothing to do (finished, gone, or over the attempts cap);
     LeaseHeld when another live worker holds it."""
     now = timezone.now()
-    owner = _worker_id(task_id)
+    owner = worker_id(task_id)
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
@@ -265,5 +268,5 @@ def requeue_stale() -> int:
     return count
 
 
-__all__ = ["JobFailed", "LeaseHeld", "LeaseLost", "execute", "hold", "progress", "publish_on_commit",
+__all__ = ["JobFailed", "LeaseHeld", "LeaseLost", "worker_id", "execute", "hold", "progress", "publish_on_commit",
            "requeue_stale", "start_artifact_cleanup", "start_migration", "start_registration"]

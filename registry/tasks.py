@@ -39,7 +39,7 @@ def requeue_stale_jobs() -> int:
 def deliver_webhook(self, delivery_id: int) -> str:
     try:
         wait = webhook_delivery.attempt(delivery_id, task_id=self.request.id or "")
-    except webhook_delivery.LeaseHeld as held:
+    except jobs.LeaseHeld as held:
         raise self.retry(countdown=max(1, int(held.seconds_left) + 1), exc=held)
     if wait is not None:
         raise self.retry(countdown=max(0.05, wait))

@@ -9,8 +9,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,6 +22,7 @@ from registry.errors import RegistryError
 from registry.events import secrets
 from registry.events.outbox import may_read, publish
 from registry.events.url_policy import check_url
+from registry.jobs import LeaseHeld, worker_id
 from registry.models import Webhook, WebhookAttempt, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -99,16 +98,6 @@ def backoff_seconds(attempts: int) -> float:
     return min(300.0, settings.WEBHOOK_RETRY_BACKOFF_MS / 1000.0 * (2 ** max(0, attempts - 1)))
 
 
-class LeaseHeld(Exception):
-    def __init__(self, seconds_left: float):
-        super().__init__(f"delivery is leased by another worker for {seconds_left:.0f}s")
-        self.seconds_left = seconds_left
-
-
-def _worker_id(task_id: str) -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{task_id}"[:128]
-
-
 def _finish(delivery: WebhookDelivery, state: str, error: str = "") -> None:
     delivery.state = state
     delivery.last_error = error[:5000]
@@ -126,7 +115,7 @@ def _claim(delivery_pk: int, task_id: str):
             return None
         if delivery.state == WebhookDelivery.State.RUNNING:
             if delivery.lease_expires_at and delivery.lease_expires_at > now:
-                raise LeaseHeld((delivery.lease_expires_at - now).total_seconds())
+                raise LeaseHeld((delivery.lease_expires_at - now).total_seconds(), "delivery")
             # The worker that held it died (or stalled past its lease) mid-attempt: take it over.
         elif delivery.celery_task_id and task_id and delivery.celery_task_id != task_id:
             return None  # superseded by a later publish (the sweeper's)
@@ -147,7 +136,7 @@ def _claim(delivery_pk: int, task_id: str):
             return None
         delivery.state = WebhookDelivery.State.RUNNING
         delivery.attempts += 1
-        delivery.lease_owner = _worker_id(task_id)
+        delivery.lease_owner = worker_id(task_id)
         delivery.lease_expires_at = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
         delivery.celery_task_id = task_id or delivery.celery_task_id
         delivery.save()
