@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -23,7 +23,7 @@ from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, LoggedModel, ModelAlias, ModelVersion
 from registry.models.models import Stage
-from registry.serving.selectors import served_model_get
+from registry.serving.selectors import invocation_path, served_model_get
 from registry.source_visibility import attach_provenance, mask_version_events, source_kind
 
 PREVIEW_LIMIT = 256 * 1024
@@ -99,7 +99,7 @@ def _invocation_snippet(request: HttpRequest, mv: ModelVersion, inputs: list) ->
     served = served_model_get(mv.model)
     if served is None or not served.enabled or mv.status != "READY" or mv.current_stage == Stage.ARCHIVED:
         return {}
-    path = f"/model/{quote(mv.model.full_name, safe='')}/{mv.version}/invocations"
+    path = invocation_path(mv.model, mv.version)
     columns = [field["name"] for field in inputs if field.get("name")] if inputs else ["<column>"]
     example = {"dataframe_split": {"columns": columns, "data": [["…"] * len(columns)]}}
     return {"invocation_url": request.build_absolute_uri(path), "invocation_example": json.dumps(example)}

@@ -88,7 +88,7 @@ class InvocationBaseView(APIView):
         """(deployment, version, headers naming what answers) for this request; NotFound / NotReady raise."""
         raise NotImplementedError
 
-    def answered(self, kwargs: dict, scored: invocation.Scored) -> None:
+    def answered(self, scored: invocation.Scored) -> None:
         """Called after the model answered (endpoints count requests here)."""
 
     def post(self, request, **kwargs):
@@ -103,7 +103,7 @@ class InvocationBaseView(APIView):
             response = JsonResponse(envelope, status=status)
         else:
             response = HttpResponse(scored.body, status=scored.status, content_type=scored.content_type)
-            self.answered(kwargs, scored)
+            self.answered(scored)
         for header, value in headers.items():
             response[header] = value
         return response

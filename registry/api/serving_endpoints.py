@@ -98,7 +98,7 @@ class EndpointInvocationView(InvocationBaseView):
         self.target = target
         return target.deployment, target.deployment.version, {SERVED_ENTITY_HEADER: target.entity["name"]}
 
-    def answered(self, kwargs: dict, scored) -> None:
+    def answered(self, scored) -> None:
         try:
             endpoint_metrics.record(self.target.endpoint.pk, self.target.entity["name"], scored.elapsed_ms)
         except Exception:  # noqa: BLE001 - counting must never turn an answer into an error
