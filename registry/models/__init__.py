@@ -1,6 +1,8 @@
 """The registry's tables: governance (catalogs, schemas, grants), models and versions, tracking, jobs, audit."""
 from registry.models.artifacts import ArtifactChecksum
 from registry.models.audit import AuditEvent
+from registry.models.comments import Comment
+from registry.models.follows import Follow, NotificationEmail
 from registry.models.governance import Catalog, Grant, Privilege, Schema
 from registry.models.jobs import Job
 from registry.models.models import (
@@ -32,7 +34,7 @@ from registry.models.upload_area import UploadAreaDirectory
 from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
-    "ArtifactChecksum", "AuditEvent", "Catalog", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
+    "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
