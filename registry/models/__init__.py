@@ -1,4 +1,11 @@
 """The registry's tables: governance (catalogs, schemas, grants), models and versions, tracking, jobs, audit."""
+from registry.models.approvals import (
+    AliasChangeRequest,
+    ApprovalPolicy,
+    ProtectedAlias,
+    RequestState,
+    StageTransitionRequest,
+)
 from registry.models.artifacts import ArtifactChecksum
 from registry.models.audit import AuditEvent
 from registry.models.comments import Comment
@@ -12,6 +19,7 @@ from registry.models.models import (
     RegisteredModel,
     RegisteredModelTag,
 )
+from registry.models.remote_registries import RemoteRegistry
 from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
 from registry.models.serving_endpoints import EndpointPermissionLevel, ServingEndpointGrant, ServingEndpointMinute
 from registry.models.tokens import PersonalAccessToken
@@ -34,9 +42,10 @@ from registry.models.upload_area import UploadAreaDirectory
 from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "AliasChangeRequest", "ApprovalPolicy", "ProtectedAlias", "RequestState", "StageTransitionRequest",
     "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
-    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "RemoteRegistry", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
     "UploadAreaDirectory", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]
