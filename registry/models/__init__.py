@@ -19,7 +19,6 @@ from registry.models.models import (
     RegisteredModel,
     RegisteredModelTag,
 )
-from registry.models.remote_registries import RemoteRegistry
 from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
 from registry.models.serving_endpoints import EndpointPermissionLevel, ServingEndpointGrant, ServingEndpointMinute
 from registry.models.tokens import PersonalAccessToken
@@ -45,7 +44,7 @@ __all__ = [
     "AliasChangeRequest", "ApprovalPolicy", "ProtectedAlias", "RequestState", "StageTransitionRequest",
     "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
-    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "RemoteRegistry", "Run", "RunInput", "RunModelInput",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
     "UploadAreaDirectory", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]
