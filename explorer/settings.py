@@ -170,6 +170,13 @@ ARTIFACT_S3_MULTIPART_COPY_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_COPY_THRES
                                                minimum=5 * 1024 * 1024)
 if ARTIFACT_S3_MULTIPART_COPY_THRESHOLD > 5 * 1024 ** 3:
     raise ImproperlyConfigured("ARTIFACT_S3_MULTIPART_COPY_THRESHOLD must be at most 5 GiB (S3's CopyObject limit)")
+# Downloads answered with a 302 to a presigned GET of the object (S3 only), valid this many seconds.
+ARTIFACT_DOWNLOAD_REDIRECT = env_bool("ARTIFACT_DOWNLOAD_REDIRECT", False)
+ARTIFACT_DOWNLOAD_REDIRECT_SECONDS = env_int("ARTIFACT_DOWNLOAD_REDIRECT_SECONDS", 60, minimum=1)
+# Multipart uploads on S3 started this long ago and never completed (a process killed mid-upload) are aborted.
+ARTIFACT_S3_ABANDONED_UPLOAD_HOURS = env_int("ARTIFACT_S3_ABANDONED_UPLOAD_HOURS", 24, minimum=1)
+# How often each process re-reads which store holds the artifacts (manage.py artifacts_migrate switches it).
+ARTIFACT_STORE_RECHECK_SECONDS = env_int("ARTIFACT_STORE_RECHECK_SECONDS", 5, minimum=0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -180,7 +187,7 @@ LOGIN_REDIRECT_URL = "/"
 # would let an attacker clear them by signing in to an account of their own between guesses.
 AUTHENTICATION_BACKENDS = [
     "explorer.signin.SigninThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "explorer.principal_signin.PeopleModelBackend",  # ModelBackend; service principals never sign in
 ]
 AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15, minimum=1))
@@ -285,6 +292,11 @@ SIGNED_DOWNLOAD_TTL_SECONDS = env_int("SIGNED_DOWNLOAD_TTL_SECONDS", 300, minimu
 # This deployment's id in /.well-known/databricks-config (the databricks-sdk's workspace_id); derived from
 # SECRET_KEY when unset, so it is stable across restarts and differs between deployments.
 WORKSPACE_ID = env_str("WORKSPACE_ID", "")
+# Remote registries (docs/remote-registry.md): users' tokens for other deployments are encrypted with this Fernet
+# key (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`). Unset, a key
+# is derived from SECRET_KEY (quick start): rotating SECRET_KEY then makes the stored tokens unreadable.
+REMOTE_REGISTRY_KEY = env_str("REMOTE_REGISTRY_KEY", "")
+REMOTE_REGISTRY_TIMEOUT_SECONDS = env_int("REMOTE_REGISTRY_TIMEOUT_SECONDS", 15, minimum=1)
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)
@@ -299,6 +311,24 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600, minimum=1)
 WEBHOOK_RETRY_BACKOFF_MS = env_int("WEBHOOK_RETRY_BACKOFF_MS", 2000, minimum=1)
 WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 30, minimum=1)
+# Email (notifications of followers, registry/events/emails.py): printed on the console unless EMAIL_BACKEND says
+# otherwise; with EMAIL_HOST set, SMTP is the default. A refused email is retried EMAIL_MAX_ATTEMPTS times.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))  # for the file backend
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "catalog-explorer@localhost")
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5, minimum=1)
+EMAIL_RETRY_BACKOFF_MS = env_int("EMAIL_RETRY_BACKOFF_MS", 5000, minimum=1)
+EMAIL_LEASE_SECONDS = env_int("EMAIL_LEASE_SECONDS", 60, minimum=1)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set at most one.")
 # How copies of artifacts are verified: every byte of the copy is read back and its CRC-32 (default; what
 # object stores use for transfers) or SHA-256 must equal the checksum recorded for the source at upload.
 ARTIFACT_COPY_VERIFY = env_choice("ARTIFACT_COPY_VERIFY", "crc32", ("crc32", "sha256"))

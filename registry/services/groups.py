@@ -78,6 +78,25 @@ def group_create(*, actor, name: str) -> Group:
     return group
 
 
+@service("group.rename")
+def group_rename(*, actor, name: str, new_name: str) -> Group:
+    """Grants, ownership and members follow the group (they point to its row, not its name)."""
+    _require_admin(actor, "rename groups")
+    group = _group(name)
+    new_name = validate_group_name(new_name)
+    if new_name == group.name:
+        return group
+    if User.objects.filter(**{User.USERNAME_FIELD: new_name}).exists():
+        raise AlreadyExists(f"A user named '{new_name}' exists: choose another group name.")
+    if Group.objects.filter(name=new_name).exists():
+        raise AlreadyExists(f"Group '{new_name}' already exists.")
+    previous = group.name
+    group.name = new_name
+    group.save(update_fields=["name"])
+    audit.record(actor=actor, action="group.rename", obj=group, params={"name": previous, "new_name": new_name})
+    return group
+
+
 @service("group.delete")
 def group_delete(*, actor, name: str) -> None:
     _require_admin(actor, "delete groups")

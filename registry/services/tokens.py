@@ -21,8 +21,10 @@ def token_digest(secret: str) -> str:
 
 
 @service("token.create")
-def token_create(*, actor, user, name: str = "", days: int | None = None) -> tuple[PersonalAccessToken, str]:
+def token_create(*, actor, user, name: str = "", days: int | None = None,
+                 lifetime_seconds: int | None = None) -> tuple[PersonalAccessToken, str]:
     """Create a token for `user` (an actor may create tokens only for itself unless it is an admin).
+    `lifetime_seconds` (Databricks' spelling, 0 or None: `days`) overrides `days`.
     Returns the row and the secret, which is never stored and cannot be shown again."""
     require_authenticated(actor)
     if actor.pk != user.pk and not actor.is_superuser:
@@ -31,10 +33,14 @@ def token_create(*, actor, user, name: str = "", days: int | None = None) -> tup
     days = settings.TOKEN_DEFAULT_DAYS if days is None else days
     if not isinstance(days, int) or days < 0 or days > 3650:
         raise InvalidParameter("days must be between 0 (never expires) and 3650.")
+    if lifetime_seconds is not None and (isinstance(lifetime_seconds, bool) or not isinstance(lifetime_seconds, int)
+                                         or not 0 <= lifetime_seconds <= 3650 * 86400):
+        raise InvalidParameter("lifetime_seconds must be between 0 and 315360000 (3650 days).")
+    lifetime = timedelta(seconds=lifetime_seconds) if lifetime_seconds else timedelta(days=days) if days else None
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 256 bits
     token = PersonalAccessToken.objects.create(
         user=user, name=name, digest=token_digest(secret), prefix=secret[: len(TOKEN_PREFIX) + 4],
-        expires_at=timezone.now() + timedelta(days=days) if days else None,
+        expires_at=timezone.now() + lifetime if lifetime else None,
     )
     audit.record(actor=actor, action="token.create", obj=token, params={"user": user.get_username(), "name": name, "days": days})
     return token, secret
