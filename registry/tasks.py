@@ -7,6 +7,7 @@ from django.conf import settings
 
 from registry import jobs, storage
 from registry.events import delivery as webhook_delivery
+from registry.events import emails as notification_emails
 from registry.services.upload_area import upload_area_sweep
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,9 @@ def run_job(self, job_id: int) -> str:
 
 @shared_task
 def requeue_stale_jobs() -> int:
-    # The same sweep publishes webhook deliveries whose message was lost (registry/events/delivery.py).
-    return jobs.requeue_stale() + webhook_delivery.requeue_stale()
+    # The same sweep publishes webhook deliveries and notification emails whose message was lost
+    # (registry/events/delivery.py, registry/events/emails.py).
+    return jobs.requeue_stale() + webhook_delivery.requeue_stale() + notification_emails.requeue_stale()
 
 
 # One attempt per run; the next attempt is a retry of the same message (same task id) after the backoff. A worker
@@ -39,6 +41,18 @@ def requeue_stale_jobs() -> int:
 def deliver_webhook(self, delivery_id: int) -> str:
     try:
         wait = webhook_delivery.attempt(delivery_id, task_id=self.request.id or "")
+    except jobs.LeaseHeld as held:
+        raise self.retry(countdown=max(1, int(held.seconds_left) + 1), exc=held)
+    if wait is not None:
+        raise self.retry(countdown=max(0.05, wait))
+    return "done"
+
+
+# As deliver_webhook: one attempt per run, the next one a retry of the same message after the backoff.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def deliver_email(self, email_id: int) -> str:
+    try:
+        wait = notification_emails.attempt(email_id, task_id=self.request.id or "")
     except jobs.LeaseHeld as held:
         raise self.retry(countdown=max(1, int(held.seconds_left) + 1), exc=held)
     if wait is not None:

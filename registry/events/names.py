@@ -37,6 +37,10 @@ VERSION_COPIED = "model_version.copied"
 STAGE_TRANSITIONED = "model_version.stage_transitioned"
 EXPLORER_EVENTS = (VERSION_READY, VERSION_FAILED, VERSION_COPIED, STAGE_TRANSITIONED)
 
+# Comments (registry/services/comments.py): a webhook hears them among its explorer_events, a follower by email.
+COMMENT_CREATED = "comment.created"
+EXPLORER_EVENTS += (COMMENT_CREATED,)
+
 # Events about no model yet: only a registry-wide webhook can hear them.
 REGISTRY_WIDE_ONLY = (REGISTERED_MODEL_CREATED,)
 
@@ -61,3 +65,9 @@ def explorer_event(value) -> str:
 def mlflow_json(name: str) -> dict:
     entity, action = name.split(".")
     return {"entity": entity.upper(), "action": action.upper()}
+
+
+# What a follower may choose to be emailed about (registry/services/follows.py): the registry's own events, not
+# MLflow's prompt and budget events, which this registry never fires.
+def followable() -> tuple[str, ...]:
+    return tuple(e for e in (*MLFLOW_EVENTS, *EXPLORER_EVENTS) if not e.startswith(("prompt", "budget")))

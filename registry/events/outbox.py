@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from registry import permissions
+from registry.events import emails
 from registry.models import RegisteredModel, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def emit(event: str, *, model: RegisteredModel | None, data: dict | DataFor) -> 
         WebhookDelivery.objects.bulk_create(deliveries)
         ids = [d.pk for d in deliveries]
         transaction.on_commit(lambda: publish(ids), robust=True)
+    emails.queue(event, model=model, data=data)  # followers' emails, in the same transaction
     return deliveries
 
 

@@ -41,3 +41,17 @@ def webhook_get(*, actor, webhook_id, for_update: bool = False) -> Webhook:
 def delivery_list(*, webhook: Webhook) -> QuerySet[WebhookDelivery]:
     """A visible webhook's deliveries, newest first, with their attempts."""
     return WebhookDelivery.objects.filter(webhook=webhook).prefetch_related("attempt_log")
+
+
+def delivery_get(*, actor, delivery_id) -> WebhookDelivery:
+    """One delivery of a webhook `actor` may see (by its delivery id); NotFound otherwise."""
+    try:
+        uid = uuid.UUID(str(delivery_id))
+    except ValueError:
+        raise NotFound(f"Webhook delivery {delivery_id} not found.") from None
+    hooks = webhook_list_visible(actor=actor)
+    delivery = (WebhookDelivery.objects.filter(delivery_id=uid, webhook__in=hooks.values("pk"))
+                .select_related("webhook", "model").first())
+    if delivery is None:
+        raise NotFound(f"Webhook delivery {delivery_id} not found.")
+    return delivery

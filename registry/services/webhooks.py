@@ -4,15 +4,18 @@ registry.events.url_policy; secrets are stored encrypted and never shown. Every 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
 from registry import audit, permissions
 from registry.errors import InvalidParameter, PermissionDenied
 from registry.events import names, secrets
 from registry.events.delivery import send
-from registry.events.outbox import body_json
-from registry.events.selectors import webhook_get
+from registry.events.outbox import body_json, publish
+from registry.events.selectors import delivery_get, webhook_get
 from registry.events.url_policy import check_url
 from registry.models import Webhook, WebhookAttempt, WebhookDelivery
 from registry.permissions import Action
@@ -153,8 +156,6 @@ def _example(event: str) -> dict:
 def webhook_test(*, actor, webhook_id: str, event: str | None = None) -> dict:
     """Send an example payload now (as MLflow's server does) and answer MLflow's WebhookTestResult. The test is
     logged as a delivery of its own, with its attempt."""
-    from django.utils import timezone
-
     hook = webhook_get(actor=actor, webhook_id=webhook_id)
     event = event or hook.events[0]
     body = body_json(event, _example(event))
@@ -178,3 +179,23 @@ def webhook_test(*, actor, webhook_id: str, event: str | None = None) -> dict:
     # MLflow counts any answer below 400 as a success of the test.
     return {"success": outcome.status_code < 400, "response_status": outcome.status_code,
             "response_body": outcome.excerpt}
+
+
+@service("webhook.redeliver")
+def webhook_redeliver(*, actor, delivery_id: str) -> WebhookDelivery:
+    """Send a logged delivery again: a new delivery (new id, fresh retry window) with the same event and the same
+    body, through the outbox and the workers like any other. The worker checks again that the webhook is active
+    and that its owner may read the model."""
+    original = delivery_get(actor=actor, delivery_id=delivery_id)
+    hook = webhook_get(actor=actor, webhook_id=original.webhook.webhook_id, for_update=True)
+    if hook.status != Webhook.Status.ACTIVE:
+        raise InvalidParameter("The webhook is disabled: enable it before redelivering.")
+    now = timezone.now()
+    again = WebhookDelivery.objects.create(
+        webhook=hook, event=original.event, body=original.body, model=original.model, is_test=original.is_test,
+        next_attempt_at=now, give_up_at=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS))
+    audit.record(actor=actor, action="webhook.redeliver", obj=hook,
+                 params={"delivery_id": str(original.delivery_id), "new_delivery_id": str(again.delivery_id),
+                         "event": original.event})
+    transaction.on_commit(lambda: publish([again.pk]), robust=True)
+    return again
