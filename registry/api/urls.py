@@ -2,6 +2,7 @@
 from registry.api import (urls_artifacts, urls_jobs, urls_lineage, urls_registry, urls_serving, urls_serving_endpoints,
                           urls_tracking, urls_unity_catalog, urls_webhooks)
 from registry.api import urls_remote_registry
+from registry.api import urls_approvals
 from registry.api import urls_principals
 from registry.api import urls_comments
 
@@ -16,6 +17,7 @@ urlpatterns = [
     *urls_serving_endpoints.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_remote_registry.urlpatterns,
+    *urls_approvals.urlpatterns,
     *urls_principals.urlpatterns,
     *urls_comments.urlpatterns,
 ]

@@ -41,6 +41,21 @@ EXPLORER_EVENTS = (VERSION_READY, VERSION_FAILED, VERSION_COPIED, STAGE_TRANSITI
 COMMENT_CREATED = "comment.created"
 EXPLORER_EVENTS += (COMMENT_CREATED,)
 
+# Approvals (registry/services/approvals.py): requests to move or delete a protected alias, and the workspace
+# registry's stage transition requests (Databricks' TRANSITION_REQUEST_CREATED ... as entity.action).
+ALIAS_REQUEST_CREATED = "alias_change_request.created"
+ALIAS_REQUEST_APPROVED = "alias_change_request.approved"
+ALIAS_REQUEST_REJECTED = "alias_change_request.rejected"
+ALIAS_REQUEST_CANCELLED = "alias_change_request.cancelled"
+TRANSITION_REQUEST_CREATED = "transition_request.created"
+TRANSITION_REQUEST_APPROVED = "transition_request.approved"
+TRANSITION_REQUEST_REJECTED = "transition_request.rejected"
+TRANSITION_REQUEST_CANCELLED = "transition_request.cancelled"
+APPROVAL_EVENTS = (ALIAS_REQUEST_CREATED, ALIAS_REQUEST_APPROVED, ALIAS_REQUEST_REJECTED, ALIAS_REQUEST_CANCELLED,
+                   TRANSITION_REQUEST_CREATED, TRANSITION_REQUEST_APPROVED, TRANSITION_REQUEST_REJECTED,
+                   TRANSITION_REQUEST_CANCELLED)
+EXPLORER_EVENTS += APPROVAL_EVENTS
+
 # Events about no model yet: only a registry-wide webhook can hear them.
 REGISTRY_WIDE_ONLY = (REGISTERED_MODEL_CREATED,)
 

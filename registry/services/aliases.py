@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from registry import audit
+from registry.approval_selectors import ALIAS_REQUEST_ROUTE, protected_alias_get
 from registry.events import registry_events
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelAlias, ModelVersion
 from registry.names import validate_alias, validate_alias_syntax
 from registry.permissions import Action
@@ -28,6 +29,14 @@ def alias_set(*, actor, name: str, alias: str, version) -> ModelAlias:
     authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
     alias = validate_alias(alias)
     number = parse_version_number(version)
+    refuse_if_protected(model, alias)
+    return alias_apply_set(actor=actor, model=model, alias=alias, number=number)
+
+
+def alias_apply_set(*, actor, model, alias: str, number: int) -> ModelAlias:
+    """Set `alias` (validated) of `model` to version `number`, audited, with its event. The caller has authorized
+    the change: `alias_set`, or the approval of a request (registry.services.approvals)."""
+    name = model.full_name
     # Alias changes of one model queue up on its row lock: of two first-time sets of one alias, the second sees
     # the first's alias and moves it, and the count against the limit is exact.
     model_lock(model)
@@ -62,6 +71,12 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     model = model_get(actor=actor, name=name)
     authorize(actor, Action.MODIFY, model, not_found_message=model_not_found_message(name))
     alias = validate_alias_syntax(alias)
+    refuse_if_protected(model, alias)
+    alias_apply_delete(actor=actor, model=model, alias=alias)
+
+
+def alias_apply_delete(*, actor, model, alias: str) -> None:
+    """Delete `alias` of `model`, audited, with its event; authorized by the caller (as alias_apply_set)."""
     # Deleting an alias that is not set is a no-op, as on an MLflow server.
     found = alias_lookup(model, alias).select_related("version").first()
     number = found.version.version if found else None
@@ -70,3 +85,14 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
         registry_events.model_version_alias_deleted(model, found.alias)
     audit.record(actor=actor, action="registered_model.delete_alias", obj=model,
                  params={"alias": found.alias if found else alias, "version": number})
+
+
+def refuse_if_protected(model, alias: str) -> None:
+    """A protected alias moves or goes only through an approved request; the refusal names where to ask."""
+    protected = protected_alias_get(model, alias)
+    if protected is not None:
+        raise PermissionDenied(
+            f"Alias '{protected.alias}' of model {model.full_name} is protected: moving or deleting it needs an "
+            f"approved alias change request. Open one with {ALIAS_REQUEST_ROUTE} "
+            f"(name, alias, version, comment) or with 'Request change' on the model's page."
+        )

@@ -7,8 +7,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from registry import audit, upload_area
+from registry.approval_selectors import TRANSITION_REQUEST_ROUTE, transitions_need_approval
 from registry.events import registry_events
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
 from registry.models.models import Stage, VersionStatus
@@ -120,10 +121,29 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
             f"Model stages are not supported for Unity Catalog models such as {mv.model.full_name}: "
             "use aliases instead (for example set the alias 'Champion' on this version)."
         )
+    canonical = stage_canonical(stage)
+    if transitions_need_approval(mv.model):
+        raise PermissionDenied(
+            f"Stage transitions of model {mv.model.full_name} need an approved transition request. Open one with "
+            f"{TRANSITION_REQUEST_ROUTE} (name, version, stage, comment) or on the version's page."
+        )
+    return model_version_apply_stage(actor=actor, mv=mv, stage=canonical,
+                                     archive_existing_versions=archive_existing_versions)
+
+
+def stage_canonical(stage) -> str:
+    """The stage's own spelling ('production' -> 'Production'), or INVALID_PARAMETER_VALUE."""
     canonical = STAGE_NAMES.get(str(stage).lower()) if isinstance(stage, str) else None
     if canonical is None:
         raise InvalidParameter(f"Invalid Model Version stage: {str(stage)[:50]}. "
                                f"Value must be one of {', '.join(s.value for s in Stage)}.")
+    return canonical
+
+
+def model_version_apply_stage(*, actor, mv: ModelVersion, stage: str, archive_existing_versions: bool) -> ModelVersion:
+    """Move `mv` (of a workspace model) to `stage` (canonical), audited, with its event. The caller has authorized
+    it: model_version_transition_stage, or the approval of a transition request (registry.services.approvals)."""
+    canonical = stage
     # The model's row lock first: transitions of one model queue up, so two versions moved to Production at
     # once with archive_existing_versions do not both stay there.
     touch_model(mv.model)
