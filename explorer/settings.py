@@ -170,13 +170,6 @@ ARTIFACT_S3_MULTIPART_COPY_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_COPY_THRES
                                                minimum=5 * 1024 * 1024)
 if ARTIFACT_S3_MULTIPART_COPY_THRESHOLD > 5 * 1024 ** 3:
     raise ImproperlyConfigured("ARTIFACT_S3_MULTIPART_COPY_THRESHOLD must be at most 5 GiB (S3's CopyObject limit)")
-# Downloads answered with a 302 to a presigned GET of the object (S3 only), valid this many seconds.
-ARTIFACT_DOWNLOAD_REDIRECT = env_bool("ARTIFACT_DOWNLOAD_REDIRECT", False)
-ARTIFACT_DOWNLOAD_REDIRECT_SECONDS = env_int("ARTIFACT_DOWNLOAD_REDIRECT_SECONDS", 60, minimum=1)
-# Multipart uploads on S3 started this long ago and never completed (a process killed mid-upload) are aborted.
-ARTIFACT_S3_ABANDONED_UPLOAD_HOURS = env_int("ARTIFACT_S3_ABANDONED_UPLOAD_HOURS", 24, minimum=1)
-# How often each process re-reads which store holds the artifacts (manage.py artifacts_migrate switches it).
-ARTIFACT_STORE_RECHECK_SECONDS = env_int("ARTIFACT_STORE_RECHECK_SECONDS", 5, minimum=0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -292,11 +285,6 @@ SIGNED_DOWNLOAD_TTL_SECONDS = env_int("SIGNED_DOWNLOAD_TTL_SECONDS", 300, minimu
 # This deployment's id in /.well-known/databricks-config (the databricks-sdk's workspace_id); derived from
 # SECRET_KEY when unset, so it is stable across restarts and differs between deployments.
 WORKSPACE_ID = env_str("WORKSPACE_ID", "")
-# Remote registries (docs/remote-registry.md): users' tokens for other deployments are encrypted with this Fernet
-# key (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`). Unset, a key
-# is derived from SECRET_KEY (quick start): rotating SECRET_KEY then makes the stored tokens unreadable.
-REMOTE_REGISTRY_KEY = env_str("REMOTE_REGISTRY_KEY", "")
-REMOTE_REGISTRY_TIMEOUT_SECONDS = env_int("REMOTE_REGISTRY_TIMEOUT_SECONDS", 15, minimum=1)
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)

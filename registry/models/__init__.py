@@ -6,7 +6,7 @@ from registry.models.approvals import (
     RequestState,
     StageTransitionRequest,
 )
-from registry.models.artifacts import ArtifactChecksum, ArtifactStoreSwitch
+from registry.models.artifacts import ArtifactChecksum
 from registry.models.audit import AuditEvent
 from registry.models.comments import Comment
 from registry.models.follows import Follow, NotificationEmail
@@ -20,7 +20,6 @@ from registry.models.models import (
     RegisteredModelTag,
 )
 from registry.models.principals import ServicePrincipal
-from registry.models.remote_registries import RemoteRegistry
 from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
 from registry.models.serving_endpoints import EndpointPermissionLevel, ServingEndpointGrant, ServingEndpointMinute
 from registry.models.tokens import PersonalAccessToken
@@ -44,9 +43,9 @@ from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AliasChangeRequest", "ApprovalPolicy", "ProtectedAlias", "RequestState", "StageTransitionRequest",
-    "ArtifactChecksum", "ArtifactStoreSwitch", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
+    "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
-    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "RemoteRegistry", "Run", "RunInput", "RunModelInput",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServicePrincipal", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
     "UploadAreaDirectory", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]
