@@ -285,6 +285,11 @@ SIGNED_DOWNLOAD_TTL_SECONDS = env_int("SIGNED_DOWNLOAD_TTL_SECONDS", 300, minimu
 # This deployment's id in /.well-known/databricks-config (the databricks-sdk's workspace_id); derived from
 # SECRET_KEY when unset, so it is stable across restarts and differs between deployments.
 WORKSPACE_ID = env_str("WORKSPACE_ID", "")
+# Remote registries (docs/remote-registry.md): users' tokens for other deployments are encrypted with this Fernet
+# key (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`). Unset, a key
+# is derived from SECRET_KEY (quick start): rotating SECRET_KEY then makes the stored tokens unreadable.
+REMOTE_REGISTRY_KEY = env_str("REMOTE_REGISTRY_KEY", "")
+REMOTE_REGISTRY_TIMEOUT_SECONDS = env_int("REMOTE_REGISTRY_TIMEOUT_SECONDS", 15, minimum=1)
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)

@@ -175,7 +175,7 @@ def _finish_failed(job: Job, error: str) -> None:
     job.finished_at = timezone.now()
     job.lease_expires_at = None
     job.save()
-    if job.kind in (Job.Kind.REGISTER, Job.Kind.COPY) and job.model_version_id:
+    if job.kind in (Job.Kind.REGISTER, Job.Kind.COPY, Job.Kind.IMPORT) and job.model_version_id:
         from registry.services.versions import model_version_mark_failed
 
         mv = ModelVersion.objects.filter(pk=job.model_version_id).first()
@@ -232,6 +232,10 @@ def _run(job: Job) -> None:
         migration_run(job)
     elif job.kind == Job.Kind.DELETE_ARTIFACTS:
         _delete_artifacts(job)
+    elif job.kind == Job.Kind.IMPORT:
+        from registry.remote_import import import_version
+
+        import_version(job)
     else:
         raise JobFailed(f"Unknown job kind {job.kind!r}")
 

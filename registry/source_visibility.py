@@ -82,8 +82,8 @@ def version_provenance(*, actor, versions: Iterable[ModelVersion]) -> dict[int, 
 
 
 def source_kind(mv: ModelVersion) -> str:
-    """run, logged_model, copy, artifacts, upload (from another deployment) or other: what the version's source
-    designates."""
+    """run, logged_model, copy, artifacts, upload (from another deployment), remote (imported from a remote
+    registry) or other: what the version's source designates."""
     source = mv.source or ""
     if source.startswith("runs:/"):
         return "run"
@@ -95,6 +95,8 @@ def source_kind(mv: ModelVersion) -> str:
         return "artifacts"
     if upload_area.is_area_source(source):
         return "upload"
+    if source.startswith("remote:"):  # imported from a remote registry (registry/services/remote_registries.py)
+        return "remote"
     return "other"
 
 
@@ -161,7 +163,7 @@ def _decided(actor, versions: list[ModelVersion]) -> dict[int, Provenance]:
                 source_ok = bool(row.get(experiments[int(match["experiment"])]))
             else:
                 source_ok = False
-        elif kind == "upload":
+        elif kind in ("upload", "remote"):
             # Another deployment's run and logged model, uploaded and copied into the version: nothing here to
             # hide them behind, so whoever may read the version sees where it came from.
             source_ok = run_ok = logged_ok = True

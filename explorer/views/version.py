@@ -57,7 +57,7 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     context = version_context(request, mv, "explorer:version")
     job = None
     if mv.status == "PENDING_REGISTRATION":
-        job = Job.objects.filter(model_version=mv, kind__in=(Job.Kind.REGISTER, Job.Kind.COPY)).order_by("-created_at").first()
+        job = Job.objects.filter(model_version=mv, kind__in=(Job.Kind.REGISTER, Job.Kind.COPY, Job.Kind.IMPORT)).order_by("-created_at").first()
     # Source, run, logged model and the version copied from, as far as this reader may see them.
     shown = attach_provenance(actor=request.user, versions=[mv])[0].provenance
     copied_from = None

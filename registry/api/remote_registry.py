@@ -62,4 +62,10 @@ class SignedDownload(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request) -> FileResponse:
-        return download_response(signed_downloads.open_path(request.query_params.get("token", "")))
+        path = signed_downloads.open_path(request.query_params.get("token", ""))
+        response = download_response(path)
+        # The SHA-256 recorded when the file was written, so that a downloader (an import into another
+        # deployment, registry/remote_import.py) can verify what it received end to end.
+        if checksum := storage.recorded_sha256(path):
+            response["X-Checksum-Sha256"] = checksum
+        return response

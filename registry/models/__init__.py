@@ -20,6 +20,7 @@ from registry.models.models import (
     RegisteredModelTag,
 )
 from registry.models.principals import ServicePrincipal
+from registry.models.remote_registries import RemoteRegistry
 from registry.models.serving import ServedModel, ServingDeployment, ServingEndpoint, ServingEvent, ServingState
 from registry.models.serving_endpoints import EndpointPermissionLevel, ServingEndpointGrant, ServingEndpointMinute
 from registry.models.tokens import PersonalAccessToken
@@ -45,7 +46,7 @@ __all__ = [
     "AliasChangeRequest", "ApprovalPolicy", "ProtectedAlias", "RequestState", "StageTransitionRequest",
     "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
-    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "Run", "RunInput", "RunModelInput",
+    "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "RemoteRegistry", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServicePrincipal", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",
     "UploadAreaDirectory", "Webhook", "WebhookAttempt", "WebhookDelivery",
 ]

@@ -9,6 +9,7 @@ class Job(models.Model):
         COPY = "copy"
         MIGRATE = "migrate"
         DELETE_ARTIFACTS = "delete_artifacts"
+        IMPORT = "import"  # a version downloaded from a remote registry (registry/remote_import.py)
 
     class State(models.TextChoices):
         QUEUED = "QUEUED"
