@@ -40,10 +40,13 @@ def schema_list_visible(*, actor, catalog: Catalog | None = None) -> QuerySet[Sc
     return permissions.restrict(actor, qs)
 
 
-def model_list_visible(*, actor, schema: Schema | None = None) -> QuerySet[RegisteredModel]:
+def model_list_visible(*, actor, schema: Schema | None = None, kind: str | None = None) -> QuerySet[RegisteredModel]:
+    """`kind`: only models ("model") or only prompts ("prompt"); None for both (what MLflow's API searches)."""
     qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group")
     if schema is not None:
         qs = qs.filter(schema=schema)
+    if kind is not None:
+        qs = qs.filter(kind=kind)
     return permissions.restrict(actor, qs)
 
 

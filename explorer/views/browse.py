@@ -50,7 +50,7 @@ def get_catalog(actor, name: str):
 def home(request: HttpRequest) -> HttpResponse:
     catalogs = selectors.catalog_list_visible(actor=request.user).select_related("owner_user", "owner_group")
     page = paginate(request, catalogs.order_by("name"))
-    workspace_count = selectors.model_list_visible(actor=request.user).filter(schema__isnull=True).count()
+    workspace_count = selectors.model_list_visible(actor=request.user, kind="model").filter(schema__isnull=True).count()
     return render(request, "explorer/home.html", {"page": page, "workspace_count": workspace_count,
                                                   "breadcrumbs": [("Catalogs", reverse("explorer:home"))]})
 
@@ -70,7 +70,7 @@ def catalog_page(request: HttpRequest, catalog: str) -> HttpResponse:
 @ui_view
 def schema_page(request: HttpRequest, schema: str) -> HttpResponse:
     obj = get_schema(request.user, schema)
-    models = selectors.model_list_visible(actor=request.user, schema=obj)
+    models = selectors.model_list_visible(actor=request.user, schema=obj, kind="model")
     page = paginate(request, models.order_by("name"))
     allowed = abilities(request.user, obj, [Action.CREATE_MODEL, *tab_actions(SCHEMA_TABS)])
     return render(request, "explorer/schema.html", {
@@ -83,7 +83,7 @@ def schema_page(request: HttpRequest, schema: str) -> HttpResponse:
 
 @ui_view
 def workspace_page(request: HttpRequest) -> HttpResponse:
-    models = selectors.model_list_visible(actor=request.user).filter(schema__isnull=True)
+    models = selectors.model_list_visible(actor=request.user, kind="model").filter(schema__isnull=True)
     page = paginate(request, models.order_by("name"))
     return render(request, "explorer/workspace.html", {
         "page": page,
@@ -104,7 +104,7 @@ def nav_catalog(request: HttpRequest, catalog: str) -> HttpResponse:
 @ui_view
 def nav_schema(request: HttpRequest, schema: str) -> HttpResponse:
     obj = get_schema(request.user, schema)
-    models = list(selectors.model_list_visible(actor=request.user, schema=obj).order_by("name")[:NAV_LIMIT + 1])
+    models = list(selectors.model_list_visible(actor=request.user, schema=obj, kind="model").order_by("name")[:NAV_LIMIT + 1])
     return render(request, "explorer/partials/nav_models.html", {
         "schema": obj, "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT,
         "more_url": reverse("explorer:schema", args=[obj.full_name])})
@@ -112,7 +112,7 @@ def nav_schema(request: HttpRequest, schema: str) -> HttpResponse:
 
 @ui_view
 def nav_workspace(request: HttpRequest) -> HttpResponse:
-    models = list(selectors.model_list_visible(actor=request.user).filter(schema__isnull=True)
+    models = list(selectors.model_list_visible(actor=request.user, kind="model").filter(schema__isnull=True)
                   .order_by("name")[:NAV_LIMIT + 1])
     return render(request, "explorer/partials/nav_models.html", {
         "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT, "more_url": reverse("explorer:workspace")})
@@ -132,7 +132,7 @@ def search(request: HttpRequest) -> HttpResponse:
                                   .filter(Q(name__icontains=q) | Q(comment__icontains=q))
                                   .order_by("catalog__name", "name")[:SEARCH_LIMIT])
         tagged = RegisteredModelTag.objects.filter(model=OuterRef("pk")).filter(Q(key__icontains=q) | Q(value__icontains=q))
-        results["models"] = list(selectors.model_list_visible(actor=actor)
+        results["models"] = list(selectors.model_list_visible(actor=actor, kind="model")
                                  .filter(Q(name__icontains=q) | Q(description__icontains=q) | Exists(tagged))
                                  .order_by("schema__catalog__name", "schema__name", "name")[:SEARCH_LIMIT])
         results["tables"] = table_search(actor=actor, text=q, limit=SEARCH_LIMIT)

@@ -68,7 +68,7 @@ def models_list(request: HttpRequest) -> HttpResponse:
     try:
         offset = decode_page_token(token)
         page = search_registered_models(actor=request.user, filter_string=filter_string(q) or None,
-                                        order_by=[SORTS[sort][1]], order_keys=UI_MODEL_ORDER_KEYS,
+                                        order_by=[SORTS[sort][1]], order_keys=UI_MODEL_ORDER_KEYS, kind="model",
                                         max_results=size, page_token=token or None)
     except InvalidParameter as exc:
         error = exc.message
@@ -84,7 +84,7 @@ def models_list(request: HttpRequest) -> HttpResponse:
         if q or offset:
             empty = "no_results"
         else:
-            empty = "no_models" if not selectors.model_list_visible(actor=request.user).exists() else "no_results"
+            empty = "no_models" if not selectors.model_list_visible(actor=request.user, kind="model").exists() else "no_results"
     base = {"q": q, "sort": sort, "page_size": size}
     return render(request, "explorer/models_list.html", {
         "headers": _headers(sort),

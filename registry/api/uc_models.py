@@ -66,7 +66,8 @@ class ModelListView(APIView):
     def get(self, request):
         catalog_name = request.query_params.get("catalog_name")
         schema_name = request.query_params.get("schema_name")
-        models = model_list_visible(actor=request.user).filter(schema__isnull=False)
+        # Prompts are their own kind: Unity Catalog lists them apart from registered models.
+        models = model_list_visible(actor=request.user, kind="model").filter(schema__isnull=False)
         if schema_name and not catalog_name:
             raise InvalidParameter("'schema_name' needs 'catalog_name'.")
         if catalog_name and schema_name:

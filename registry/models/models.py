@@ -13,6 +13,13 @@ from registry.models.base import Securable
 from registry.models.governance import Schema
 
 
+class ModelKind(models.TextChoices):
+    """A registered model holds versions of a model (artifacts) or of a prompt (a template in a version tag, as
+    MLflow's prompt registry stores them); lists of one kind never show the other."""
+    MODEL = "model"
+    PROMPT = "prompt"
+
+
 class RegisteredModel(Securable):
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     schema = models.ForeignKey(Schema, null=True, blank=True, on_delete=models.CASCADE, related_name="models")
@@ -20,6 +27,8 @@ class RegisteredModel(Securable):
     description = models.TextField(blank=True, default="")
     # Highest version number ever allocated: numbers are never reused after a delete.
     last_version_number = models.PositiveIntegerField(default=0)
+    # Fixed at creation (from the `mlflow.prompt.is_prompt` tag): a prompt's versions own no artifacts.
+    kind = models.CharField(max_length=8, choices=ModelKind.choices, default=ModelKind.MODEL)
 
     class Meta:
         constraints = [
@@ -28,10 +37,15 @@ class RegisteredModel(Securable):
                 fields=["name"], condition=Q(schema__isnull=True), name="workspace_model_unique_name"
             ),
         ]
-        indexes = [models.Index(fields=["updated_at"]), models.Index(fields=["created_at"])]
+        indexes = [models.Index(fields=["updated_at"]), models.Index(fields=["created_at"]),
+                   models.Index(fields=["kind", "name"], name="model_kind_name")]
 
     def __str__(self) -> str:
         return self.full_name
+
+    @property
+    def is_prompt(self) -> bool:
+        return self.kind == ModelKind.PROMPT
 
     @property
     def is_unity_catalog(self) -> bool:

@@ -48,13 +48,21 @@ def visible_versions(actor):
 
 def search_registered_models(*, actor, filter_string: str | None = None, order_by=None,
                              max_results: int = MODELS_MAX_RESULTS_DEFAULT, page_token: str | None = None,
-                             order_keys: dict[str, str] = MODEL_ORDER_KEYS) -> Page:
-    """`order_keys`: the order_by keys accepted (MLflow's; the browser UI passes `UI_MODEL_ORDER_KEYS`)."""
+                             order_keys: dict[str, str] = MODEL_ORDER_KEYS, kind: str | None = None,
+                             schema=None) -> Page:
+    """`order_keys`: the order_by keys accepted (MLflow's; the browser UI passes `UI_MODEL_ORDER_KEYS`). `kind`:
+    only models or only prompts (the browser's lists); MLflow's API searches both, as MLflow's server does (its
+    client adds a filter on the prompt tag). `schema`: only that schema's."""
     source = filter_string or ""
     condition = model_filter_q(source, parse_filter(filter_string))
     ordering = order_expressions(order_by, valid=order_keys, name_expression=full_name_expression(),
                                  tiebreak=[("name", True)])
-    page = _page(visible_models(actor).filter(condition).order_by(*ordering), page_token, max_results)
+    models = visible_models(actor).filter(condition)
+    if kind is not None:
+        models = models.filter(kind=kind)
+    if schema is not None:
+        models = models.filter(schema=schema)
+    page = _page(models.order_by(*ordering), page_token, max_results)
     load_model_details(page.items)
     return page
 

@@ -9,8 +9,10 @@ from registry import audit, permissions
 from registry.events import registry_events
 from registry.errors import AlreadyExists, InvalidParameter, NotFound
 from registry.models import Catalog, ModelVersion, RegisteredModel, RegisteredModelTag, Schema
+from registry.models.models import ModelKind
 from registry.names import ModelName, parse_model_name
 from registry.permissions import Action
+from registry.prompts import tags_mark_prompt
 from registry.selectors import model_get, model_not_found_message, version_not_found_message
 from registry.services.core import NotVisible, authorize, require_authenticated, require_text, service
 
@@ -39,10 +41,12 @@ def registered_model_create(*, actor, name: str, description: str = "", tags: di
     parsed = parse_model_name(name)
     description = _description(description)
     schema = _schema_for_create(actor, parsed) if parsed.is_unity_catalog else None
+    # MLflow's client creates a prompt as a registered model tagged mlflow.prompt.is_prompt=true.
+    kind = ModelKind.PROMPT if tags_mark_prompt(tags if isinstance(tags, dict) else None) else ModelKind.MODEL
     try:
         with transaction.atomic():
             model = RegisteredModel.objects.create(
-                schema=schema, name=parsed.name, description=description,
+                schema=schema, name=parsed.name, description=description, kind=kind,
                 owner_user=actor, created_by=actor, updated_by=actor,
             )
     except IntegrityError:
@@ -54,7 +58,7 @@ def registered_model_create(*, actor, name: str, description: str = "", tags: di
             RegisteredModelTag(model=model, key=k, value=v) for k, v in validated_tags(tags, existing=0).items()
         )
     audit.record(actor=actor, action="registered_model.create", obj=model,
-                 params={"name": parsed.full_name, "description": description, "tags": tags or {}})
+                 params={"name": parsed.full_name, "description": description, "tags": tags or {}, "kind": kind.value})
     registry_events.registered_model_created(model)
     return model
 

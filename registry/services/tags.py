@@ -8,9 +8,11 @@ from django.conf import settings
 from registry import audit
 from registry.events import registry_events
 from registry.errors import InvalidParameter
-from registry.models import ModelVersionTag, RegisteredModelTag
+from registry.models import ModelVersionTag, RegisteredModel, RegisteredModelTag
+from registry.models.models import ModelKind
 from registry.names import validate_tag, validate_tag_key
 from registry.permissions import Action
+from registry.prompts import IS_PROMPT_TAG
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, service
 from registry.services.models import model_lock, touch_model, version_lock
@@ -23,6 +25,23 @@ def _validate(key, value) -> tuple[str, str]:
 
 def _validate_key(key) -> str:
     return validate_tag_key(key, max_key=settings.REGISTRY_MAX_TAG_KEY_LENGTH)
+
+
+def _apply_kind_tag(model, key: str, value: str | None) -> None:
+    """`mlflow.prompt.is_prompt` says what a registered model is (`value` None: the tag is removed). It may turn
+    a model without versions into a prompt or back; once versions exist, their kind is fixed. Called under the
+    model's row lock, so no version is created meanwhile."""
+    if key != IS_PROMPT_TAG:
+        return
+    kind = ModelKind.PROMPT if value is not None and value.lower() == "true" else ModelKind.MODEL
+    if kind == model.kind:
+        return
+    if model.versions.exists():
+        what = "a prompt" if model.is_prompt else "a model"
+        raise InvalidParameter(f"{model.full_name} is {what} with versions; the tag {IS_PROMPT_TAG} cannot make it "
+                               f"{'a prompt' if kind == ModelKind.PROMPT else 'a model'}.")
+    RegisteredModel.objects.filter(pk=model.pk).update(kind=kind)
+    model.kind = kind
 
 
 def validated_tags(tags: dict, *, existing: int) -> dict[str, str]:
@@ -45,6 +64,7 @@ def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelT
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
     key, value = _validate(key, value)
     touch_model(model)  # also the model's row lock: tag changes of one model queue up, so the count is exact
+    _apply_kind_tag(model, key, value)
     if not model.tags.filter(key=key).exists():
         _check_count(model.tags.count() + 1)
     tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
@@ -58,6 +78,8 @@ def model_tag_delete(*, actor, name: str, key: str) -> None:
     authorize(actor, Action.TAG, model, not_found_message=model_not_found_message(name))
     key = _validate_key(key)
     model_lock(model)  # before the tag row, in the order model_tag_set takes them
+    if model.tags.filter(key=key).exists():
+        _apply_kind_tag(model, key, None)
     # Deleting a tag that is not set is a no-op, as on an MLflow server.
     deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
     if deleted:

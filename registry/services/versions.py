@@ -14,6 +14,7 @@ from registry.generated_descriptions import copied_description
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
 from registry.models.models import Stage, VersionStatus
 from registry.permissions import Action
+from registry.prompts import SOURCE_PLACEHOLDERS, TEMPLATE_MAX_LENGTH, TEXT_TAG
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, require_text, service
 from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
@@ -44,6 +45,9 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     run_link = require_text(run_link, "run_link", max_length=2000)
     run_id = require_text(run_id, "run_id", max_length=64)
     model_id = require_text(model_id, "model_id", max_length=64)
+    if model.is_prompt:
+        return _prompt_version_create(actor=actor, model=model, name=name, source=source, run_id=run_id,
+                                      model_id=model_id, description=description, tags=tags)
     resolved = resolve_source(actor, source)
     if resolved.source_version is not None:
         # A copy (ours, or MlflowClient.copy_model_version's): a generated description is the source's.
@@ -89,6 +93,36 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
         job = start_registration(actor=actor, version=mv, source_location=resolved.location)
         if copy_now(job):  # a same-store copy of a version: READY now, no bytes moved (the job ends SUCCEEDED)
             mv.refresh_from_db()
+    return mv
+
+
+def _prompt_version_create(*, actor, model: RegisteredModel, name: str, source, run_id: str, model_id: str,
+                           description: str, tags: dict[str, str] | None) -> ModelVersion:
+    """A version of a prompt: its template is the tag mlflow.prompt.text, it owns no artifacts (nothing to copy,
+    no registration job) and is READY at once."""
+    if source not in SOURCE_PLACEHOLDERS:
+        raise InvalidParameter(
+            f"{model.full_name} is a prompt: its versions hold a template (the tag {TEXT_TAG}), not artifacts, so "
+            f"their source must be one of {', '.join(sorted(SOURCE_PLACEHOLDERS))}, not {str(source)[:200]!r}.")
+    if run_id or model_id:
+        raise InvalidParameter(f"{model.full_name} is a prompt: its versions are not registered from a run or a "
+                               "logged model.")
+    if not isinstance(tags, dict) or not isinstance(tags.get(TEXT_TAG), str) or not tags[TEXT_TAG]:
+        raise InvalidParameter(f"A version of the prompt {model.full_name} needs its template in the tag {TEXT_TAG}.")
+    template = require_text(tags[TEXT_TAG], "Prompt template", max_length=TEMPLATE_MAX_LENGTH)
+    if "\x00" in template:
+        raise InvalidParameter("Prompt template must not contain NUL characters.")
+    from registry.services.tags import validated_tags
+
+    others = validated_tags({k: v for k, v in tags.items() if k != TEXT_TAG}, existing=1)
+    number = _allocate_version_number(model, name)
+    mv = ModelVersion.objects.create(model=model, version=number, source=source, description=description,
+                                     status=VersionStatus.READY, created_by=actor, updated_by=actor)
+    ModelVersionTag.objects.bulk_create(ModelVersionTag(version=mv, key=k, value=v)
+                                        for k, v in {**others, TEXT_TAG: template}.items())
+    audit.record(actor=actor, action="model_version.create", obj=mv,
+                 params={"name": model.full_name, "version": mv.version, "source": source, "kind": "prompt"})
+    registry_events.model_version_created(mv)
     return mv
 
 
