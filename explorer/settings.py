@@ -170,6 +170,13 @@ ARTIFACT_S3_MULTIPART_COPY_THRESHOLD = env_int("ARTIFACT_S3_MULTIPART_COPY_THRES
                                                minimum=5 * 1024 * 1024)
 if ARTIFACT_S3_MULTIPART_COPY_THRESHOLD > 5 * 1024 ** 3:
     raise ImproperlyConfigured("ARTIFACT_S3_MULTIPART_COPY_THRESHOLD must be at most 5 GiB (S3's CopyObject limit)")
+# Downloads answered with a 302 to a presigned GET of the object (S3 only), valid this many seconds.
+ARTIFACT_DOWNLOAD_REDIRECT = env_bool("ARTIFACT_DOWNLOAD_REDIRECT", False)
+ARTIFACT_DOWNLOAD_REDIRECT_SECONDS = env_int("ARTIFACT_DOWNLOAD_REDIRECT_SECONDS", 60, minimum=1)
+# Multipart uploads on S3 started this long ago and never completed (a process killed mid-upload) are aborted.
+ARTIFACT_S3_ABANDONED_UPLOAD_HOURS = env_int("ARTIFACT_S3_ABANDONED_UPLOAD_HOURS", 24, minimum=1)
+# How often each process re-reads which store holds the artifacts (manage.py artifacts_migrate switches it).
+ARTIFACT_STORE_RECHECK_SECONDS = env_int("ARTIFACT_STORE_RECHECK_SECONDS", 5, minimum=0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"

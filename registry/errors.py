@@ -42,3 +42,9 @@ class PermissionDenied(RegistryError):
 
 class Unauthenticated(RegistryError):
     error_code = "UNAUTHENTICATED"
+
+
+class TemporarilyUnavailable(RegistryError):
+    """Refused for now, not for good (503): the same request may succeed when retried in a little while."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"

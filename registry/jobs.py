@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from registry.errors import RegistryError
+from registry.errors import RegistryError, TemporarilyUnavailable
 from registry.models import Job, ModelVersion
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ def claim(job_id: int, task_id: str) -> Job | None:
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.is_finished:
             return None
+        if job.kind != Job.Kind.MOVE_ARTIFACTS and _store_frozen():
+            raise LeaseHeld(5, "the artifact store (being moved)")
         if (job.state == Job.State.RUNNING and job.lease_owner and job.lease_owner != owner
                 and job.lease_expires_at and job.lease_expires_at > now):
             raise LeaseHeld((job.lease_expires_at - now).total_seconds())
@@ -175,12 +177,23 @@ def _finish_failed(job: Job, error: str) -> None:
     job.finished_at = timezone.now()
     job.lease_expires_at = None
     job.save()
+    if job.kind == Job.Kind.MOVE_ARTIFACTS:  # a move that gave up must not leave writes paused
+        from registry.storage_move import unfreeze
+
+        unfreeze()
     if job.kind in (Job.Kind.REGISTER, Job.Kind.COPY, Job.Kind.IMPORT) and job.model_version_id:
         from registry.services.versions import model_version_mark_failed
 
         mv = ModelVersion.objects.filter(pk=job.model_version_id).first()
         if mv and mv.status == "PENDING_REGISTRATION":
             model_version_mark_failed(version_id=mv.pk, message=error)
+
+
+def _store_frozen() -> bool:
+    """A move of the artifact store is in its last pass: no job writes artifacts until it has switched."""
+    from registry import storage
+
+    return storage.active_store().frozen
 
 
 def execute(job_id: int, task_id: str = "", *, parent: Job | None = None) -> str:
@@ -195,6 +208,9 @@ def execute(job_id: int, task_id: str = "", *, parent: Job | None = None) -> str
         log.warning("job %s was taken over by another worker; this attempt stops", job.pk)
         return "lease-lost"
     except (JobFailed, RegistryError) as exc:
+        if isinstance(exc, TemporarilyUnavailable):  # e.g. the store froze for a move: retried, not failed
+            _requeue_crashed(job, exc)
+            raise
         with transaction.atomic():
             hold(job)
             _finish_failed(job, str(getattr(exc, "message", None) or exc))
@@ -206,10 +222,7 @@ def execute(job_id: int, task_id: str = "", *, parent: Job | None = None) -> str
                 hold(job)
                 _finish_failed(job, f"Gave up after {job.attempts} attempts: {exc}")
                 return Job.State.FAILED
-            Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner).update(
-                state=Job.State.QUEUED, lease_owner="", lease_expires_at=None, error=str(exc)[:5000],
-                message=f"Attempt {job.attempts} failed; retrying", updated_at=timezone.now(),
-            )
+        _requeue_crashed(job, exc)
         raise
     with transaction.atomic():
         hold(job)
@@ -219,6 +232,13 @@ def execute(job_id: int, task_id: str = "", *, parent: Job | None = None) -> str
         job.message = job.message if job.message and job.message != "Waiting for a worker" else "Done"
         job.save()
     return Job.State.SUCCEEDED
+
+
+def _requeue_crashed(job: Job, exc: BaseException) -> None:
+    Job.objects.filter(pk=job.pk, lease_owner=job.lease_owner).update(
+        state=Job.State.QUEUED, lease_owner="", lease_expires_at=None, error=str(exc)[:5000],
+        message=f"Attempt {job.attempts} failed; retrying", updated_at=timezone.now(),
+    )
 
 
 def _run(job: Job) -> None:
@@ -232,6 +252,10 @@ def _run(job: Job) -> None:
         migration_run(job)
     elif job.kind == Job.Kind.DELETE_ARTIFACTS:
         _delete_artifacts(job)
+    elif job.kind == Job.Kind.MOVE_ARTIFACTS:
+        from registry.storage_move import move_run
+
+        move_run(job)
     elif job.kind == Job.Kind.IMPORT:
         from registry.remote_import import import_version
 

@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from registry import artifact_manifest
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter, NotFound, TemporarilyUnavailable
 
 CHUNK_SIZE = 1024 * 1024
 MAX_PATH_LENGTH = 1024
@@ -86,23 +86,77 @@ class ArtifactFileSystemStorage(FileSystemStorage):
         return full
 
 
-@lru_cache(maxsize=1)
 def artifact_storage() -> Storage:
-    if settings.ARTIFACT_STORE:
+    return _backend(active_store().url)
+
+
+@lru_cache(maxsize=4)
+def _backend(url: str) -> Storage:
+    if url:
         from registry.storage_s3 import S3ArtifactStorage  # boto3 is needed only by deployments that use S3
 
-        return S3ArtifactStorage(settings.ARTIFACT_STORE)
+        return S3ArtifactStorage(url)
     backend = settings.ARTIFACT_STORAGE_BACKEND
     if backend == "django.core.files.storage.FileSystemStorage":
         return ArtifactFileSystemStorage()
     return import_string(backend)()
 
 
+@dataclass(frozen=True)
+class ActiveStore:
+    url: str  # "" = the filesystem (or ARTIFACT_STORAGE_BACKEND)
+    frozen: bool  # a move's last pass is running: writes wait
+    moving_to: str = ""
+
+
+_active: dict = {"store": None, "at": 0.0}
+
+
+def active_store() -> ActiveStore:
+    """The store artifacts are read from and written to: the switch row that `manage.py artifacts_migrate` writes
+    when it has moved them (registry.models.ArtifactStoreSwitch), else ARTIFACT_STORE. Read from the database at
+    most every ARTIFACT_STORE_RECHECK_SECONDS per process, so every web process and worker follows a switch
+    within that time without a restart."""
+    now = time.monotonic()
+    if _active["store"] is None or now - _active["at"] >= settings.ARTIFACT_STORE_RECHECK_SECONDS:
+        _active.update(store=_read_switch(), at=now)
+    return _active["store"]
+
+
+def _read_switch() -> ActiveStore:
+    from django.db import DatabaseError
+
+    from registry.models import ArtifactStoreSwitch
+
+    try:
+        row = ArtifactStoreSwitch.objects.filter(pk=1).values_list("store", "frozen", "moving_to").first()
+    except DatabaseError:  # not migrated yet (the first migrate): nothing can have been moved
+        row = None
+    if row is None:
+        return ActiveStore(settings.ARTIFACT_STORE, False)
+    return ActiveStore(*row)
+
+
+def forget_active_store() -> None:
+    """Read the switch row again at the next use (after a switch in this process, and in tests)."""
+    _active.update(store=None, at=0.0)
+
+
+class StoreMoving(TemporarilyUnavailable):
+    """Artifacts are being moved to another store (the last pass of `manage.py artifacts_migrate`): writes wait."""
+
+def refuse_while_moving() -> None:
+    if active_store().frozen:
+        raise StoreMoving("Artifacts are being moved to another store; retry in a minute.")
+
+
 @receiver(setting_changed)
 def _reset_storage(*, setting, **kwargs):
     # Tests (and override_settings) point the store at another root; the cached backend must follow.
-    if setting in ("ARTIFACT_ROOT", "ARTIFACT_STORAGE_BACKEND", "ARTIFACT_STORE", "AWS_S3_ENDPOINT_URL"):
-        artifact_storage.cache_clear()
+    if setting in ("ARTIFACT_ROOT", "ARTIFACT_STORAGE_BACKEND", "ARTIFACT_STORE", "AWS_S3_ENDPOINT_URL",
+                   "ARTIFACT_STORE_RECHECK_SECONDS"):
+        _backend.cache_clear()
+        forget_active_store()
 
 
 def _filesystem() -> ArtifactFileSystemStorage | None:
@@ -261,6 +315,19 @@ def open_read(path: str) -> IO[bytes]:
         raise _missing(path) from None
 
 
+def download_redirect(path: str, *, content_type: str) -> str | None:
+    """With ARTIFACT_DOWNLOAD_REDIRECT on an object store: a presigned URL (ARTIFACT_DOWNLOAD_REDIRECT_SECONDS) of
+    the file at `path`, which the caller has authorized; NotFound when it is no file. None: stream it instead."""
+    s3 = _object_store() if settings.ARTIFACT_DOWNLOAD_REDIRECT else None
+    if s3 is None:
+        return None
+    path = clean_relative_path(path)
+    if not s3.is_file(path):
+        raise _missing(path)
+    return s3.presigned_get(path, filename=posixpath.basename(path), content_type=content_type,
+                            expires=settings.ARTIFACT_DOWNLOAD_REDIRECT_SECONDS)
+
+
 def size(path: str) -> int:
     path = clean_relative_path(path)
     try:
@@ -324,6 +391,7 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
             raise InvalidParameter(f"Cannot write artifact '{path}': a directory of that name exists.")
         if s3 is not None:
             _refuse_object_clash(s3, path)
+        refuse_while_moving()
         storage.save(target, _ChunkedFile(reader))
         stat = None
         if fs is not None:
@@ -332,6 +400,7 @@ def save_stream(path: str, stream: IO[bytes], *, on_chunk=None, expected_size: i
             stat = os.stat(fs.path(target))
             if before_commit is not None:
                 before_commit()
+            refuse_while_moving()  # a move's last pass may have begun while the bytes streamed
             os.replace(fs.path(target), fs.path(path))
         elif hidden:
             before_commit()
@@ -365,7 +434,11 @@ def sweep_partial_uploads(*, older_than_seconds: float) -> int:
     """Remove the hidden partial files of uploads that died with their process (a killed web worker never runs
     save_stream's cleanup); returns how many. A partial counts as dead when nothing was written to it for
     `older_than_seconds`: a live upload writes every chunk as it arrives, so its file stays fresh. Only the
-    filesystem has partial files; an object store receives each upload as one request."""
+    filesystem has partial files; on an object store the parts of multipart uploads never completed are what a
+    killed upload leaves, and those older than ARTIFACT_S3_ABANDONED_UPLOAD_HOURS are aborted."""
+    s3 = _object_store()
+    if s3 is not None:
+        return s3.abort_abandoned_uploads(older_than_seconds=settings.ARTIFACT_S3_ABANDONED_UPLOAD_HOURS * 3600)
     fs = _filesystem()
     if fs is None:
         return 0
@@ -460,6 +533,7 @@ def recorded_sha256(path: str) -> str | None:
 
 def delete(path: str) -> None:
     path = clean_relative_path(path)
+    refuse_while_moving()
     storage = artifact_storage()
     if storage.exists(path) and is_file(path):
         storage.delete(path)
@@ -472,6 +546,7 @@ def delete_tree(path: str) -> int:
     path = clean_relative_path(path)
     if not path:
         raise InvalidParameter("Refusing to delete the whole artifact root.")
+    refuse_while_moving()
     artifact_manifest.forget(path)
     fs = _filesystem()
     s3 = _object_store()

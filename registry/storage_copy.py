@@ -69,7 +69,7 @@ _LINK_REFUSED = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.ENO
 def links_enabled() -> bool:
     """Whether filesystem copies may be hard links (not when a throttle asks for a slow byte copy)."""
     return (settings.ARTIFACT_COPY_LINKS and not settings.ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC
-            and storage._filesystem() is not None)
+            and storage._filesystem() is not None and not storage.active_store().frozen)
 
 
 class CorruptedArtifact(RuntimeError):
@@ -106,6 +106,7 @@ def copy_tree(source: str, destination: str, files: list[tuple[str, int]], *,
     hashed), or NotInstant is raised and the caller clears the destination."""
     source = storage.clean_relative_path(source)
     destination = storage.clean_relative_path(destination)
+    storage.refuse_while_moving()
     recorded = artifact_manifest.below(source)
     on_bytes = on_bytes or _ignore
     fs = storage._filesystem()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from functools import cached_property
 from typing import Iterator
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -108,7 +108,7 @@ class S3ArtifactStorage(Storage):
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _dir_key(self, name: str) -> str:
-        key = self.key(name)
+        key = self.key(name) if name else self.prefix  # the store's root is the prefix itself, not "<prefix>/"
         return key + "/" if key else ""
 
     @staticmethod
@@ -219,3 +219,38 @@ class S3ArtifactStorage(Storage):
         extra = {"CopySourceIfMatch": if_match} if if_match else None
         self.client.copy({"Bucket": self.bucket, "Key": self.key(source)}, self.bucket, self.key(target),
                          ExtraArgs=extra, Config=self._transfer_config(copy=True))
+
+    def upload(self, name: str, stream, *, metadata: dict[str, str]) -> None:
+        """Upload `stream` to `name` with user metadata (the move records each object's SHA-256 on it)."""
+        self.client.upload_fileobj(_FullReads(stream), self.bucket, self.key(name),
+                                   ExtraArgs={"Metadata": metadata}, Config=self._transfer_config())
+
+    def presigned_get(self, name: str, *, filename: str, content_type: str, expires: int) -> str:
+        """A URL that GETs the object `name` without credentials for `expires` seconds, answered as an attachment
+        named `filename` with `content_type` (S3 sets the headers from the signed query)."""
+        disposition = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+        return self.client.generate_presigned_url(
+            "get_object", ExpiresIn=expires,
+            Params={"Bucket": self.bucket, "Key": self.key(name), "ResponseContentDisposition": disposition,
+                    "ResponseContentType": content_type})
+
+    def abort_abandoned_uploads(self, *, older_than_seconds: float) -> int:
+        """AbortMultipartUpload of every multipart upload below the prefix started more than `older_than_seconds`
+        ago (a process killed mid-upload leaves its parts, billed, behind); returns how many."""
+        from datetime import datetime, timedelta, timezone
+
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than_seconds)
+        prefix = self._dir_key("")
+        aborted = 0
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", ()):
+                if upload["Initiated"] < cutoff:
+                    try:
+                        self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                           UploadId=upload["UploadId"])
+                    except Exception as exc:  # completed or aborted meanwhile
+                        if not self._missing(exc) and "NoSuchUpload" not in str(exc):
+                            raise
+                        continue
+                    aborted += 1
+        return aborted

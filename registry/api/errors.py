@@ -14,6 +14,7 @@ from registry.errors import (
     NotFound,
     PermissionDenied,
     RegistryError,
+    TemporarilyUnavailable,
     Unauthenticated,
 )
 
@@ -26,6 +27,7 @@ STATUS = {
     InvalidState: 400,
     PermissionDenied: 403,
     Unauthenticated: 401,
+    TemporarilyUnavailable: 503,
 }
 
 

@@ -6,8 +6,9 @@ from registry.models.approvals import (
     RequestState,
     StageTransitionRequest,
 )
-from registry.models.artifacts import ArtifactChecksum
+from registry.models.artifacts import ArtifactChecksum, ArtifactStoreSwitch
 from registry.models.audit import AuditEvent
+from registry.models.change_counter import ChangeCounter
 from registry.models.comments import Comment
 from registry.models.follows import Follow, NotificationEmail
 from registry.models.governance import Catalog, Grant, Privilege, Schema
@@ -44,7 +45,7 @@ from registry.models.webhooks import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AliasChangeRequest", "ApprovalPolicy", "ProtectedAlias", "RequestState", "StageTransitionRequest",
-    "ArtifactChecksum", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
+    "ArtifactChecksum", "ArtifactStoreSwitch", "AuditEvent", "Catalog", "Comment", "Follow", "NotificationEmail", "Dataset", "Experiment", "ExperimentTag", "Grant", "Job", "LoggedModel",
     "LoggedModelParam", "LoggedModelTag", "Metric", "ModelAlias", "ModelVersion", "ModelVersionTag", "Param",
     "PersonalAccessToken", "Privilege", "RegisteredModel", "RegisteredModelTag", "RemoteRegistry", "Run", "RunInput", "RunModelInput",
     "RunOutput", "RunTag", "Schema", "ServicePrincipal", "ServedModel", "ServingDeployment", "ServingEndpoint", "ServingEvent", "ServingState",

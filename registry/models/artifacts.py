@@ -18,3 +18,20 @@ class ArtifactChecksum(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} {self.sha256[:12]}"
+
+
+class ArtifactStoreSwitch(models.Model):
+    """Which store holds the artifacts once `manage.py artifacts_migrate` has moved them: one row (pk 1), absent
+    until a move switches the deployment. registry.storage reads it (ARTIFACT_STORE is the default without it).
+
+    While `frozen`, writes to the store wait (503 TEMPORARILY_UNAVAILABLE, jobs retry later) so the move's last
+    pass sees every file that will ever be on the old store."""
+
+    store = models.CharField(max_length=1024, blank=True, default="")  # "" = the filesystem under ARTIFACT_ROOT
+    frozen = models.BooleanField(default=False)
+    moving_to = models.CharField(max_length=1024, blank=True, default="")
+    switched_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.store or "filesystem"

@@ -9,6 +9,7 @@ class Job(models.Model):
         COPY = "copy"
         MIGRATE = "migrate"
         DELETE_ARTIFACTS = "delete_artifacts"
+        MOVE_ARTIFACTS = "move_artifacts"  # manage.py artifacts_migrate: the filesystem store onto S3
         IMPORT = "import"  # a version downloaded from a remote registry (registry/remote_import.py)
 
     class State(models.TextChoices):
