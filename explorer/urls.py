@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from explorer import remote_urls, tracking_urls
+from explorer import collab_urls
 from explorer.health import healthz
 from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
                             version)
@@ -75,6 +76,7 @@ ui_patterns = [
     path("catalogs/<str:catalog>/create-schema/", create.create_schema_dialog, name="create_schema"),
     path("schemas/<str:schema>/create-model/", create.create_model_dialog, name="create_model"),
     *tracking_urls.patterns,
+    *collab_urls.patterns,  # comments, follows, webhooks
     *remote_urls.patterns,
 ]
 
