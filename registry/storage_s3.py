@@ -87,7 +87,9 @@ class S3ArtifactStorage(Storage):
         # Checksums only where the API requires them: many S3-compatible servers do not implement the flexible
         # checksums botocore adds by default (moto's multipart ones do not validate); the bytes are checked
         # against the artifact manifest's SHA-256 / CRC-32 instead.
-        config = Config(s3={"addressing_style": style}, retries={"max_attempts": 5, "mode": "standard"},
+        # SigV4 also for presigned URLs (botocore would presign with the deprecated SigV2 otherwise).
+        config = Config(s3={"addressing_style": style}, signature_version="s3v4",
+                        retries={"max_attempts": 5, "mode": "standard"},
                         max_pool_connections=16, request_checksum_calculation="when_required",
                         response_checksum_validation="when_required")
         return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config)

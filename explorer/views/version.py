@@ -6,7 +6,7 @@ import json
 import posixpath
 from urllib.parse import urlencode
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -19,6 +19,7 @@ from explorer.views.model import can_flags, model_abilities
 from registry import selectors, storage
 from registry.upload_area import web_link
 from registry import tracking_selectors as ts
+from registry.api.artifacts import download_response
 from registry.artifact_access import authorize_artifact_path
 from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, LoggedModel, ModelAlias, ModelVersion
@@ -183,8 +184,9 @@ def artifact_browser(actor, *, root: str | None, sub: str, base_url: str, missin
     return context, 200
 
 
-def artifact_download(actor, *, root: str | None, sub: str) -> FileResponse:
-    """The file at `sub` below `root` as an attachment; NotFound for anything else."""
+def artifact_download(actor, *, root: str | None, sub: str) -> HttpResponse:
+    """The file at `sub` below `root` as an attachment (or a redirect to a presigned URL of it, with
+    ARTIFACT_DOWNLOAD_REDIRECT on S3); NotFound for anything else."""
     sub = sub[:1000].strip("/")
     if not sub:
         raise NotFound("No file given.")
@@ -195,7 +197,7 @@ def artifact_download(actor, *, root: str | None, sub: str) -> FileResponse:
         raise NotFound("No artifact at this path.") from None
     if not is_file:
         raise NotFound("No artifact at this path.")
-    return FileResponse(storage.open_read(path), as_attachment=True, filename=posixpath.basename(sub))
+    return download_response(path)
 
 
 @ui_view

@@ -4,14 +4,14 @@ Uploads stream from the request to storage in chunks: no parser is attached, so 
 reads the body into memory, and DATA_UPLOAD_MAX_MEMORY_SIZE (which guards JSON bodies) does not apply. An upload
 is stored whole or not at all: one that must be read to its end (chunked) is, one whose length cannot be known
 is refused with 411 (registry/request_guard.py), one shorter than announced is refused with 400.
-Downloads stream back with a Content-Length. Who may touch which path is `authorize_artifact_path`'s call."""
+Downloads stream back with a Content-Length, or redirect to a presigned URL (ARTIFACT_DOWNLOAD_REDIRECT). Who may touch which path is `authorize_artifact_path`'s call."""
 from __future__ import annotations
 
 import io
 import mimetypes
 import posixpath
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -103,19 +103,28 @@ class RunArtifactListView(MlflowView):
                                 relative)
 
 
-def download_response(path: str) -> FileResponse:
-    """The file at `path` (already authorized) streamed as an attachment that a browser will not render."""
+def download_response(path: str) -> HttpResponse:
+    """The file at `path` (already authorized and confined) streamed as an attachment that a browser will not
+    render, or a 302 to a short-lived presigned URL of it (ARTIFACT_DOWNLOAD_REDIRECT on an object store)."""
+    name = posixpath.basename(path)
+    content_type = download_content_type(name)
+    redirect = storage.download_redirect(path, content_type=content_type)
+    if redirect is not None:
+        response = HttpResponseRedirect(redirect)
+        response["Cache-Control"] = "no-store"  # the URL expires; nobody may keep answering with it
+        return response
     handle = storage.open_read(path)
     length = handle.size
-    name = posixpath.basename(path)
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if content_type in _ACTIVE_TYPES:
-        content_type = "text/plain"
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
     response.block_size = storage.CHUNK_SIZE
     response["Content-Length"] = str(length)
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def download_content_type(name: str) -> str:
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return "text/plain" if content_type in _ACTIVE_TYPES else content_type
 
 
 def _upload_stream(django_request):
