@@ -33,6 +33,7 @@ MODEL_TABS = (
     Tab("Lineage", "explorer:model_lineage"),
     Tab("Serving", "explorer:model_serving"),
     Tab("Webhooks", "explorer:model_webhooks", Action.MANAGE_GRANTS),
+    Tab("Approvals", "explorer:model_approvals"),
     Tab("History", "explorer:model_history"),
 )
 VERSION_TABS = (

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from explorer import remote_urls, tracking_urls
+from explorer import approval_urls
 from explorer import collab_urls
 from explorer.health import healthz
 from explorer.views import (account, audit, browse, console, dialogs, jobs, lineage, model, models_list, permissions,
@@ -78,6 +79,7 @@ ui_patterns = [
     *tracking_urls.patterns,
     *collab_urls.patterns,  # comments, follows, webhooks
     *remote_urls.patterns,
+    *approval_urls.patterns,  # protected aliases and alias change requests
 ]
 
 urlpatterns = [

@@ -365,3 +365,10 @@ def model_compare(request: HttpRequest, name: str) -> HttpResponse:
                   "y_label": MARGIN_T + PLOT_H + 15},
     })
     return render(request, "explorer/model_compare.html", context)
+
+
+def version_diff(request: HttpRequest, model: RegisteredModel, numbers: list[int]) -> tuple[list[Column], list[Section]]:
+    """The compare view's columns and sections for `numbers` (one or more existing versions, in that order), as
+    another page shows them (an alias change request: the alias's current version beside the proposed one)."""
+    columns = _load_columns(request, model, numbers)
+    return columns, _sections(model, columns, diff_only=False)[0]

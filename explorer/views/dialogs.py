@@ -27,6 +27,7 @@ from explorer.views.common import dialog_done, render_dialog, require, ui_view
 from explorer.views.model import get_model
 from explorer.views.version import artifact_root, get_version
 from registry import storage
+from registry.approval_selectors import protected_alias_get
 from registry.errors import RegistryError
 from registry.models import ModelAlias, ModelVersion, ModelVersionTag
 from registry.names import validate_alias
@@ -65,6 +66,10 @@ def alias_effect(model, alias: str, number: int | None) -> tuple[str, str, Model
         existing = alias_to_set(model, validate_alias(alias))
     except RegistryError as exc:
         return "error", exc.message, None
+    protected = protected_alias_get(model, alias)
+    if protected is not None:  # said before anything is typed further (the service refuses it too)
+        return ("error", f"'{protected.alias}' is protected: it moves only through an approved request "
+                         "(Approvals tab, Request change).", None)
     if existing is None:
         return "", f"Adds the alias '{alias}'" + (f" to version {number}." if number else "."), None
     spelled = f"'{alias}' is the alias '{existing.alias}', which" if existing.alias != alias else f"'{alias}'"
