@@ -21,7 +21,7 @@ from registry.authentication import TokenAuthentication
 from registry.errors import InvalidParameter
 from registry.models import ModelVersion, ServingDeployment
 from registry.serving import invocation, protocol
-from registry.serving.selectors import NotReady, invocation_target, serving_status
+from registry.serving.selectors import NotReady, invocation_target_now, serving_status
 from registry.serving.services import serving_disable, serving_enable, serving_settings_update
 
 MODEL_VERSION_HEADER = "X-Model-Version"  # which version answered (an alias or stage may have moved)
@@ -111,5 +111,5 @@ class InvocationBaseView(APIView):
 
 class InvocationView(InvocationBaseView):
     def resolve(self, request, name: str, reference: str):
-        target = invocation_target(actor=request.user, name=name, reference=reference)
+        target = invocation_target_now(actor=request.user, name=name, reference=reference)
         return target.deployment, target.version, {MODEL_VERSION_HEADER: str(target.version.version)}

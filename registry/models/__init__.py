@@ -8,6 +8,7 @@ from registry.models.approvals import (
 )
 from registry.models.artifacts import ArtifactChecksum, ArtifactStoreSwitch
 from registry.models.audit import AuditEvent
+from registry.models.change_counter import ChangeCounter
 from registry.models.comments import Comment
 from registry.models.follows import Follow, NotificationEmail
 from registry.models.governance import Catalog, Grant, Privilege, Schema

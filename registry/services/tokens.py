@@ -9,11 +9,15 @@ from django.conf import settings
 from django.utils import timezone
 
 from registry import audit
+from registry.change_counter import CountedCache
 from registry.errors import InvalidParameter, NotFound
 from registry.models import PersonalAccessToken
 from registry.services.core import require_authenticated, require_text, service
 
 TOKEN_PREFIX = "cex_"
+
+# digest -> token row (with its user), while nothing that decides a token's validity or its owner's has changed.
+_tokens_by_digest: CountedCache = CountedCache()
 
 
 def token_digest(secret: str) -> str:
@@ -64,7 +68,9 @@ def token_authenticate(secret: str):
     """The active user owning `secret`, or None. Records last use at most once a minute per token."""
     if not secret or len(secret) > 200:
         return None
-    token = PersonalAccessToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+    digest = token_digest(secret)
+    token = _tokens_by_digest.get_or_compute(
+        digest, lambda: PersonalAccessToken.objects.select_related("user").filter(digest=digest).first())
     now = timezone.now()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
         return None
@@ -72,4 +78,5 @@ def token_authenticate(secret: str):
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now  # the cached row too, so that the next minute's requests do not write again
     return token.user

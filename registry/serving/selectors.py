@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from registry.change_counter import CountedCache
 from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.models import ModelAlias, ModelVersion, RegisteredModel, ServedModel, ServingDeployment
 from registry.models.models import Stage, VersionStatus
@@ -159,6 +160,17 @@ def invocation_target(*, actor, name: str, reference: str) -> InvocationTarget:
     if deployment is None:
         raise _why_not_served(model, version)
     return InvocationTarget(model=model, version=version, deployment=deployment)
+
+
+# (actor, name, reference) -> what answered last, while nothing it was decided from has changed (the change counter
+# covers models, versions, aliases, grants, groups, users and deployments). Refusals are not cached.
+_targets: CountedCache[InvocationTarget] = CountedCache()
+
+
+def invocation_target_now(*, actor, name: str, reference: str) -> InvocationTarget:
+    """`invocation_target`, from the cache while the registry has not changed since it was last resolved."""
+    return _targets.get_or_compute((actor.pk, name, reference),
+                                   lambda: invocation_target(actor=actor, name=name, reference=reference))
 
 
 def signature_columns(version: ModelVersion) -> list[str] | None:

@@ -1,0 +1,79 @@
+"""Per-process caches that stay exact: an entry is used only while the database's change counter still has the
+value it had when the entry was computed.
+
+Triggers (migration 0019) change the counter in the same transaction as every write to the tables that decide
+a token's owner and an invocation's target: catalogs, schemas, models, versions, aliases, grants, users and
+groups, tokens, served models and deployments. A reader that sees a new counter value sees the write too, so a
+revoked token, a moved alias or a dropped grant takes effect on the next request, as without the cache. A value
+is never reused (a sequence on PostgreSQL, random() on SQLite), so a rolled-back write cannot bring back an entry
+computed while it was visible. A deleted row is put back with a fresh value; on a database without the
+triggers (neither SQLite nor PostgreSQL) nothing is cached.
+
+What it saves: an invocation or a token-authenticated API call reads one row instead of compiling and running
+the ORM queries that resolve the token, the model, the reference and the deployment."""
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from django.db import connection
+
+T = TypeVar("T")
+
+
+_SELECT = "SELECT value FROM registry_changecounter WHERE id = 1"
+
+
+def current() -> int | None:
+    """The counter's value now, or None where there is none (nothing may then be cached)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SELECT)
+        row = cursor.fetchone()
+        if row is None and connection.vendor in ("sqlite", "postgresql"):
+            # The row was deleted (a test database flushed): SQLite's triggers only update it, so put it back with a
+            # fresh value; an entry computed before cannot carry that value.
+            ignore = "OR IGNORE" if connection.vendor == "sqlite" else ""
+            conflict = "ON CONFLICT (id) DO NOTHING" if connection.vendor == "postgresql" else ""
+            cursor.execute(f"INSERT {ignore} INTO registry_changecounter (id, value) VALUES (1, %s) {conflict}",
+                           [secrets.randbits(62)])
+            cursor.execute(_SELECT)
+            row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+class CountedCache(Generic[T]):
+    """A bounded map of key -> value, each value valid for the counter value it was computed under. Shared by the
+    threads of one process; a race between two misses only computes the same value twice."""
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._entries: OrderedDict[Hashable, tuple[int, T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value for `key`: the cached one while the counter has not changed, else `compute()`. Nothing is cached
+        when it raises or returns None (misses, e.g. unknown tokens, must not push out what is used)."""
+        stamp = current()
+        if stamp is None:
+            return compute()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == stamp:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = compute()
+        if value is None:
+            return value
+        with self._lock:
+            self._entries[key] = (stamp, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
