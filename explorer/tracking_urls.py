@@ -1,7 +1,7 @@
 """UI routes of the tracking pages (experiments, runs)."""
 from django.urls import path
 
-from explorer.views import tracking
+from explorer.views import charts, tracking
 
 patterns: list = [
     path("experiments/", tracking.experiments, name="experiments"),
@@ -11,4 +11,5 @@ patterns: list = [
     path("runs/<str:run_id>/artifacts/download/", tracking.run_artifact_download, name="run_artifact_download"),
     path("runs/<str:run_id>/lineage/", tracking.run_lineage, name="run_lineage"),
     path("runs/<str:run_id>/register/", tracking.register_model_dialog, name="run_register"),
+    path("charts/metric-history/", charts.metric_history, name="metric_history"),
 ]

@@ -23,6 +23,14 @@ def node_url(node: Node) -> str | None:
         return reverse("explorer:version", kwargs={"name": attrs["model"], "version": attrs["version"]})
     if node.type == "table":
         return reverse("explorer:table", kwargs={"name": node.id})
+    if node.type == "run":
+        return reverse("explorer:run", args=[node.id])
+    if node.type == "experiment":
+        return reverse("explorer:experiment", args=[node.id])
+    if node.type == "logged_model" and attrs.get("run_id"):
+        return reverse("explorer:run", args=[attrs["run_id"]]) + f"#logged-model-{node.id}"
+    if node.type in ("logged_model", "dataset") and attrs.get("experiment_id"):
+        return reverse("explorer:experiment", args=[attrs["experiment_id"]])
     if node.type == "remote_run":
         return attrs.get("link")  # a web link only (registry.upload_area.web_link)
     return None
@@ -45,7 +53,7 @@ def lineage_context(request: HttpRequest, node_key: str, title: str) -> dict:
         "lineage_svg": mark_safe(render_svg(graph, node_url, title=title)),
         "lineage_rows": list(table_rows(graph, node_url)),
         "lineage_truncated": graph.truncated,
-        "lineage_direction": direction, "lineage_depth": depth, "directions": DIRECTIONS,
+        "lineage_direction": direction, "lineage_depth": depth, "directions": DIRECTIONS, "lineage_title": title,
     }
 
 

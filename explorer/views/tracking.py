@@ -15,13 +15,14 @@ from django.urls import reverse
 
 from explorer.forms import add_registry_error
 from explorer.tabs import RUN_TABS, render_tabs
+from explorer.views.charts import column_choices, experiment_charts, metric_summary
 from explorer.views.common import dialog_done, paginate, render_dialog, ui_view
 from explorer.views.lineage import lineage_context
 from explorer.views.version import artifact_browser, artifact_download, store_root
 from registry import permissions, search
 from registry import tracking_selectors as ts
 from registry.errors import InvalidParameter, NotFound, RegistryError
-from registry.lineage.capture import classify, input_context
+from registry.lineage.capture import classify, input_context, source_uri
 from registry.permissions import Action
 from registry.search.pages import encode_page_token
 from registry.selectors import model_get
@@ -37,6 +38,7 @@ SPARKLINE_POINTS = 200
 SPARK_W, SPARK_H = 120, 24
 MAX_LOGGED_MODELS = 200
 MAX_NAME_SUGGESTIONS = 100  # model names offered in the register dialog
+MAX_CHOSEN_COLUMNS = 30  # param (and metric) columns the column chooser may show
 
 
 def _experiment(actor, experiment_id: str):
@@ -125,7 +127,8 @@ def _header(label: str, identifier: str, first: str, *, current: tuple, ascendin
         state = "ascending" if ascending else "descending"
     following = {"ascending": "DESC", "descending": "ASC"}.get(state, first)
     params = {**base, "order_by": f"{identifier} {following}"}
-    return {"label": label, "aria_sort": state, "href": "?" + urlencode({k: v for k, v in params.items() if v})}
+    return {"label": label, "aria_sort": state,
+            "href": "?" + urlencode({k: v for k, v in params.items() if v}, doseq=True)}
 
 
 def _columns(keys: set[str], pinned: list[str], limit: int) -> tuple[list[str], bool]:
@@ -160,11 +163,17 @@ def experiment(request: HttpRequest, experiment_id: str) -> HttpResponse:
     for entity, key in [current] + [(c.entity, c.key) for c in pages.comparisons]:
         if entity in named:
             named[entity].append(key)
-    param_keys, more_params = _columns({p.key for d in details.values() for p in d.params}, named["param"],
-                                       MAX_PARAM_COLUMNS)
-    metric_keys, more_metrics = _columns({m.key for d in details.values() for m in d.metrics}, named["metric"],
-                                         MAX_METRIC_COLUMNS)
-    base = {"filter": filter_text, "page_size": request.GET.get("page_size", "")}
+    all_params = {p.key for d in details.values() for p in d.params}
+    all_metrics = {m.key for d in details.values() for m in d.metrics}
+    chosen = [c[:260] for c in request.GET.getlist("col")[:2 * MAX_CHOSEN_COLUMNS]]
+    if chosen:  # the column chooser: exactly the columns ticked (that this page's runs have)
+        param_keys = sorted({c[7:] for c in chosen if c.startswith("params.")} & all_params)[:MAX_CHOSEN_COLUMNS]
+        metric_keys = sorted({c[8:] for c in chosen if c.startswith("metrics.")} & all_metrics)[:MAX_CHOSEN_COLUMNS]
+        more_params = more_metrics = False
+    else:
+        param_keys, more_params = _columns(all_params, named["param"], MAX_PARAM_COLUMNS)
+        metric_keys, more_metrics = _columns(all_metrics, named["metric"], MAX_METRIC_COLUMNS)
+    base = {"filter": filter_text, "page_size": request.GET.get("page_size", ""), "col": chosen}
     header = functools.partial(_header, current=current, ascending=ascending, base=base)
     rows = []
     for run in runs:
@@ -180,7 +189,9 @@ def experiment(request: HttpRequest, experiment_id: str) -> HttpResponse:
         "param_headers": [header(k, order_by_identifier("param", k), "ASC") for k in param_keys],
         "metric_headers": [header(k, order_by_identifier("metric", k), "DESC") for k in metric_keys],
         "no_runs": not rows and not filter_text,  # a page out of range shows the last one: empty means none
+        "chosen_columns": chosen, "column_choices": column_choices(all_params, all_metrics, param_keys, metric_keys),
     })
+    context.update(experiment_charts(request, rows, details, sorted(all_params), sorted(all_metrics)))
     return render(request, "explorer/experiment.html", context)
 
 
@@ -241,10 +252,11 @@ def sparkline(values: list[float]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
 
 
-def _histories(run, keys: list[str]) -> dict[str, list[float]]:
-    """The last SPARKLINE_POINTS values of each metric in `keys`, in step order, in one query."""
+def _histories(run, keys: list[str]) -> dict[str, dict]:
+    """The last SPARKLINE_POINTS (step, value) points of each metric in `keys`, in step order, and how many were
+    logged, in one query."""
     found = ts.metric_histories([run.pk], keys, points=SPARKLINE_POINTS)
-    return {key: [value for _, value in found[(run.pk, key)]["points"]] for key in keys if (run.pk, key) in found}
+    return {key: found[(run.pk, key)] for key in keys if (run.pk, key) in found}
 
 
 @ui_view
@@ -254,11 +266,20 @@ def run_overview(request: HttpRequest, run_id: str) -> HttpResponse:
     details = ts.run_details([run], actor=request.user)[run.pk]
     metric_keys = [m.key for m in details.metrics][:MAX_SPARKLINES]
     histories = _histories(run, metric_keys)
-    metrics = [{"metric": m, "points": sparkline(histories.get(m.key, []))} for m in details.metrics]
+    metrics = []
+    for m in details.metrics:
+        history = histories.get(m.key)
+        if history is None:  # past MAX_SPARKLINES: the table's latest value only
+            metrics.append({"metric": m, "summary": None, "charted": False, "points": ""})
+            continue
+        summary = metric_summary(history["points"], history["total"])
+        metrics.append({"metric": m, "summary": summary, "charted": not summary["single"],
+                        "points": "" if summary["single"] else sparkline([v for _, v in history["points"]])})
     inputs = []
     for i in details.inputs:
         ref = classify(name=i.dataset.name, source_type=i.dataset.source_type, source_text=i.dataset.source)
         inputs.append({"input": i, "dataset": i.dataset, "context": input_context(i.tags), "ref": ref,
+                       "source_uri": source_uri(ref.source),
                        "table_url": reverse("explorer:table", args=[ref.name]) if ref.kind == "table" else ""})
     logged = _run_logged_models(request.user, run)
     registered = _versions_by_logged_model(request.user, [lm.model_id for lm in logged])
@@ -266,7 +287,9 @@ def run_overview(request: HttpRequest, run_id: str) -> HttpResponse:
         "params": details.params, "metrics": metrics, "tags": [t for t in details.tags], "inputs": inputs,
         "input_models": [i.logged_model for i in details.model_inputs],
         "logged_models": [{"model": lm, "versions": registered.get(lm.model_id, [])} for lm in logged],
-        "spark_w": SPARK_W, "spark_h": SPARK_H,
+        "spark_w": SPARK_W, "spark_h": SPARK_H, "history_url": reverse("explorer:metric_history"),
+        "charts": [row for row in metrics if row["charted"]],
+        "single_values": [row for row in metrics if row["summary"] and row["summary"]["single"]],
     })
     return render(request, "explorer/run_overview.html", context)
 

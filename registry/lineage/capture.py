@@ -18,6 +18,16 @@ CONTEXT_TAG = "mlflow.data.context"
 TABLE_NAME_KEYS = ("delta_table_name", "table_name", "uc_table_name", "full_table_name")
 TABLE_VERSION_KEYS = ("delta_table_version", "table_version", "version")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# `mlflow.data.from_pandas(df, source="main.raw.wine_train")` records {"uri": "main.raw.wine_train"} (a "local"
+# source, as MLflow resolves any string it cannot place): a bare three-level name is read as the Unity Catalog
+# table it names, unless it reads as a file name (`train.v2.csv`). Backquoted parts as Spark writes them.
+_PART = r"(?:`[^`./]{1,255}`|[A-Za-z0-9_][A-Za-z0-9_-]{0,254})"
+_THREE_LEVEL = re.compile(rf"^{_PART}\.{_PART}\.{_PART}$")
+FILE_SUFFIXES = frozenset({"csv", "tsv", "json", "jsonl", "parquet", "pq", "txt", "xlsx", "xls", "avro", "orc",
+                           "feather", "arrow", "pkl", "pickle", "npy", "npz", "zip", "gz", "bz2", "zst", "h5",
+                           "hdf5", "delta", "db", "sqlite", "xml", "yaml", "yml", "png", "jpg", "jpeg"})
+URI_KEYS = ("uri", "url", "path", "volume_path", "repo_id")
+SOURCE_URI_KEYS = (*URI_KEYS[:3], *TABLE_NAME_KEYS, *URI_KEYS[3:])
 MAX_NODE_ID_LENGTH = 600
 
 
@@ -58,7 +68,22 @@ def table_of(source_type: str, source: dict) -> tuple[str, str] | None:
             if all(name.split(".")):
                 version = next((source[k] for k in TABLE_VERSION_KEYS if source.get(k) not in (None, "")), "")
                 return name, str(version) if not isinstance(version, (dict, list)) else ""
+    uri = source.get("uri")
+    if isinstance(uri, str) and _THREE_LEVEL.match(uri.strip()):
+        name = normalise_table_name(uri.strip())
+        if name.rsplit(".", 1)[-1] not in FILE_SUFFIXES:
+            return name, ""
     return None
+
+
+def source_uri(source: dict, *, tables: bool = True) -> str:
+    """The URI a dataset's source recorded, for showing: `{"uri": ...}` of local, HTTP, S3… sources (what
+    `mlflow.data.from_pandas(df, source=...)` stores), else (with `tables`) the table it names; "" when none."""
+    for key in SOURCE_URI_KEYS if tables else URI_KEYS:
+        value = source.get(key)
+        if isinstance(value, str) and value.strip() and not _CONTROL.search(value):
+            return value.strip()[:1000]
+    return ""
 
 
 def classify(*, name: str, source_type: str, source_text: str) -> InputRef:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Exists, OuterRef, Q
 
 from registry import permissions, upload_area
-from registry.lineage.capture import classify
+from registry.lineage.capture import classify, source_uri
 from registry.lineage.graph import Node
 from registry.models import Dataset, Experiment, LoggedModel, ModelAlias, ModelVersion, RegisteredModel, Run
 from registry.selectors import alias_lookup, model_lookup
@@ -72,7 +72,8 @@ def alias_entry(a: ModelAlias) -> Loaded:
 def dataset_entry(d: Dataset) -> Loaded:
     ref = classify(name=d.name, source_type=d.source_type, source_text=d.source)
     return Loaded(Node("dataset", str(d.pk), d.name, False,
-                       {"digest": d.digest, "source_type": d.source_type, "source": ref.source or d.source}),
+                       {"digest": d.digest, "source_type": d.source_type, "source": ref.source or d.source,
+                        "source_uri": source_uri(ref.source), "experiment_id": str(d.experiment_id)}),
                   Scope({d.experiment_id}), d)
 
 

@@ -138,14 +138,20 @@ def _node_svg(node: Node, xy: tuple[int, int], url: str, is_root: bool) -> str:
     label = node_label(node)
     dash = ' stroke-dasharray="5 3"' if node.deleted else ""
     stroke = ' stroke-width="3"' if is_root else ' stroke-width="1"'
+    uri = "" if node.restricted else (node.attrs or {}).get("source_uri", "")
+    # A dataset reads by where it came from (its recorded source URI), its name beside the kind.
+    shown, kind_line = (uri, f"{kind.upper()} · {_short(label)}") if node.type == "dataset" and uri else (
+        label, kind.upper())
     name_line = "" if node.restricted else (
-        f'<text x="10" y="36" fill="#0f172a">{escape(_short(label))}</text>')
-    tooltip = kind if node.restricted else f"{kind}: {label}"
-    body = (f'<g class="lineage-node lineage-node--{escape(node.type, quote=True)}" transform="translate({x},{y})">'
+        f'<text x="10" y="36" fill="#0f172a">{escape(_short(shown))}</text>')
+    tooltip = kind if node.restricted else f"{kind}: {label}" + (f" (source {uri})" if uri and uri != label else "")
+    root = " lineage-node--root" if is_root else ""
+    body = (f'<g class="lineage-node lineage-node--{escape(node.type, quote=True)}{root}" '
+            f'transform="translate({x},{y})" data-x="{x}" data-y="{y}">'
             f"<title>{escape(tooltip)}</title>"
             f'<rect width="{WIDTH}" height="{HEIGHT}" rx="6" fill="{_FILL.get(node.type, "#ffffff")}" '
             f'stroke="{"#9ca3af" if node.restricted else _STROKE}"{stroke}{dash}/>'
-            f'<text x="10" y="17" fill="#475569" font-size="10" letter-spacing="0.5">{escape(kind.upper())}</text>'
+            f'<text x="10" y="17" fill="#475569" font-size="10" letter-spacing="0.5">{escape(kind_line)}</text>'
             f"{name_line}</g>")
     return f'<a href="{escape(url, quote=True)}">{body}</a>' if url else body
 
@@ -173,6 +179,8 @@ def table_rows(graph: Graph, url_for: UrlFor | None = None) -> Iterator[LineageR
     for e in edges:
         s, t = graph.nodes[e.source], graph.nodes[e.target]
         details = [f"table version {e.attrs['table_version']}"] if e.attrs.get("table_version") else []
+        if e.attrs.get("source_uri") and not s.restricted:
+            details.insert(0, f"source {e.attrs['source_uri']}")
         if e.attrs.get("job_id"):
             details.append(f"job {e.attrs['job_id']} ({e.attrs.get('job_state', '').lower()})")
         yield LineageRow(TYPE_LABELS.get(s.type, s.type), node_label(s), _url(s, url_for), e.label,

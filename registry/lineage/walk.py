@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from registry import permissions
-from registry.lineage.capture import classify, input_context
+from registry.lineage.capture import classify, input_context, source_uri
 from registry.lineage.graph import RESTRICTED, Edge, Graph, Node
 from registry.lineage.loaders import (
     Loaded,
@@ -134,11 +134,14 @@ class Walk:
         d = run_input.dataset
         ref = classify(name=d.name, source_type=d.source_type, source_text=d.source)
         label = input_context(run_input.tags) or "input"
+        # A table's own name is not repeated; a URI that named it (`source="main.raw.t"`) is what was recorded.
+        uri = source_uri(ref.source, tables=ref.kind != "table")
+        attrs = {"source_uri": uri} if uri else {}
         if ref.kind == "table":
-            attrs = {"table_version": ref.version} if ref.version else {}
+            attrs.update({"table_version": ref.version} if ref.version else {})
             self.link(f"table:{ref.name}", run_key, label, attrs, run or table_entry(ref.name, {d.experiment_id}))
         else:
-            self.link(f"dataset:{d.pk}", run_key, label, {}, run or dataset_entry(d))
+            self.link(f"dataset:{d.pk}", run_key, label, attrs, run or dataset_entry(d))
 
     # ---- upstream: what each node came from -------------------------------------------------------------
 
