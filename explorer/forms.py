@@ -69,7 +69,7 @@ class StageForm(forms.Form):
 
 
 class GrantForm(forms.Form):
-    principal = forms.CharField(max_length=300, label="User or group",
+    principal = forms.CharField(max_length=300, label="User, group or service principal",
                                 widget=forms.TextInput(attrs={"list": "principal-suggestions", "autocomplete": "off"}))
     privileges = forms.MultipleChoiceField(choices=Privilege.choices, widget=forms.CheckboxSelectMultiple,
                                            label="Privileges")

@@ -2,6 +2,8 @@
 allow-list sanitiser), so no script, event handler, style or `javascript:` URL survives."""
 from __future__ import annotations
 
+from html import unescape
+
 import markdown as _markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -34,10 +36,35 @@ def render_markdown(source: str | None) -> SafeString:
     return mark_safe(clean)
 
 
+def _as_plain_text(markdown_source: str) -> str:
+    """Markdown rendered, then every tag dropped: `**b**`, backticks, links and list markers become their text."""
+    html = _markdown.markdown(markdown_source[:MAX_SOURCE], extensions=["fenced_code", "tables", "sane_lists"],
+                              output_format="html")
+    return " ".join(unescape(nh3.clean(html, tags=set(), strip_comments=True)).split())
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def first_line(source: str | None, limit: int = 120) -> str:
-    """The first non-empty line of a description, as plain text, for tables."""
+    """The first line of a description that has text, as plain text (no Markdown syntax), for tables."""
+    fenced = False
     for line in (source or "").splitlines():
-        line = line.strip().lstrip("#").strip()
-        if line:
-            return line if len(line) <= limit else line[: limit - 1] + "…"
+        line = line.strip()
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if fenced or not line or set(line) <= set("-=*_|: "):
+            continue  # code, rules, setext underlines and table separators are not the text to show
+        text = _as_plain_text(line.lstrip("#").strip().strip("|").replace(" | ", " · "))
+        if text:
+            return _cut(text, limit)
     return ""
+
+
+def plain_excerpt(source: str | None, limit: int = 200) -> str:
+    """The whole description as one line of plain text (no Markdown syntax), cut to `limit`, for search results."""
+    if not source:
+        return ""
+    return _cut(_as_plain_text(source[: limit * 20]), limit)

@@ -12,6 +12,7 @@ from explorer.views import create
 from explorer.views import webhooks
 from explorer.views import mlflow_links
 from explorer.views import upgrade
+from explorer.views import principals, search_suggest
 
 
 # Object pages take full names as one path segment (names never contain '/'); each tab is its own URL,
@@ -70,6 +71,23 @@ ui_patterns = [
     path("settings/tokens/", account.tokens, name="tokens"),
     path("settings/tokens/<int:token_id>/revoke/", account.token_revoke_view, name="token_revoke"),
     path("audit/", audit.audit_log, name="audit"),
+    path("settings/groups/", principals.groups, name="groups"),
+    path("settings/groups/<int:group_id>/", principals.group_page, name="group"),
+    path("settings/groups/<int:group_id>/rename/", principals.group_rename_view, name="group_rename"),
+    path("settings/groups/<int:group_id>/delete/", principals.group_delete_view, name="group_delete"),
+    path("settings/groups/<int:group_id>/members/add/", principals.group_member_add_view, name="group_member_add"),
+    path("settings/groups/<int:group_id>/members/remove/", principals.group_member_remove_view, name="group_member_remove"),
+    path("settings/service-principals/", principals.service_principals, name="service_principals"),
+    path("settings/service-principals/<str:application_id>/", principals.service_principal_page,
+         name="service_principal"),
+    path("settings/service-principals/<str:application_id>/active/", principals.service_principal_active_view,
+         name="service_principal_active"),
+    path("settings/service-principals/<str:application_id>/delete/", principals.service_principal_delete_view,
+         name="service_principal_delete"),
+    path("settings/service-principals/<str:application_id>/tokens/<int:token_id>/revoke/",
+         principals.service_principal_token_revoke_view, name="service_principal_token_revoke"),
+    path("settings/users/<str:username>/", principals.user_page, name="principal_user"),
+    path("search/suggest/", search_suggest.suggest, name="search_suggest"),
     path("console/", console.console, name="console"),
     path("tables/<str:name>/", lineage.table_page, name="table"),
     path("", include("explorer.endpoint_urls")),  # serving endpoint pages

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from explorer.markdown import first_line, render_markdown
+from explorer.markdown import first_line, plain_excerpt, render_markdown
 from registry.models import Catalog, ModelVersion, RegisteredModel, Schema
 
 register = template.Library()
@@ -41,6 +41,12 @@ def object_url_tag(obj) -> str:
 @register.filter(name="markdown")
 def markdown_filter(source):
     return render_markdown(source)
+
+
+@register.filter(name="plain_excerpt")
+def plain_excerpt_filter(source, limit=200):
+    """Markdown as one line of plain text (no `**`, backticks or link syntax), for search results."""
+    return plain_excerpt(source, int(limit))
 
 
 @register.filter(name="first_line")

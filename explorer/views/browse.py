@@ -1,17 +1,16 @@
 """The catalog explorer: home, the lazy navigation tree, catalog and schema pages, and the header search."""
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs, tab_actions
 from explorer.views.common import paginate, ui_view
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.lineage.selectors import table_search
-from registry.models import RegisteredModelTag
 from registry.permissions import Action, abilities
 
 NAV_LIMIT = 100
@@ -118,25 +117,43 @@ def nav_workspace(request: HttpRequest) -> HttpResponse:
         "models": models[:NAV_LIMIT], "more": len(models) > NAV_LIMIT, "more_url": reverse("explorer:workspace")})
 
 
-# Search: catalogs, schemas and models by name, comment/description or tag -------------------------------
+# Search: catalogs, schemas, models, versions by alias, experiments, runs and tables; one kind per tab ------------
+
+SEARCH_TABS = (("all", "All"), ("catalogs", "Catalogs"), ("schemas", "Schemas"), ("models", "Models"),
+               ("aliases", "Versions"), ("experiments", "Experiments"), ("runs", "Runs"), ("tables", "Tables"))
+
 
 @ui_view
 def search(request: HttpRequest) -> HttpResponse:
-    q = request.GET.get("q", "").strip()[:200]
-    results = {"catalogs": [], "schemas": [], "models": [], "tables": []}
+    from registry.search import site
+
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:site.MAX_QUERY]
+    kind = request.GET.get("type", "all")
+    kind = kind if kind in dict(SEARCH_TABS) else "all"
+    results = {key: [] for key, _ in SEARCH_TABS[1:]}
+    page = None
     if q:
         actor = request.user
-        results["catalogs"] = list(selectors.catalog_list_visible(actor=actor)
-                                   .filter(Q(name__icontains=q) | Q(comment__icontains=q)).order_by("name")[:SEARCH_LIMIT])
-        results["schemas"] = list(selectors.schema_list_visible(actor=actor)
-                                  .filter(Q(name__icontains=q) | Q(comment__icontains=q))
-                                  .order_by("catalog__name", "name")[:SEARCH_LIMIT])
-        tagged = RegisteredModelTag.objects.filter(model=OuterRef("pk")).filter(Q(key__icontains=q) | Q(value__icontains=q))
-        results["models"] = list(selectors.model_list_visible(actor=actor, kind="model")
-                                 .filter(Q(name__icontains=q) | Q(description__icontains=q) | Exists(tagged))
-                                 .order_by("schema__catalog__name", "schema__name", "name")[:SEARCH_LIMIT])
-        results["tables"] = table_search(actor=actor, text=q, limit=SEARCH_LIMIT)
+        queries = {
+            "catalogs": lambda: site.catalogs(actor, q, in_comments=True),
+            "schemas": lambda: site.schemas(actor, q, in_comments=True),
+            "models": lambda: site.models(actor, q, in_descriptions=True),
+            "aliases": lambda: site.aliases(actor, q),
+            "experiments": lambda: site.experiments(actor, q),
+            "runs": lambda: site.runs(actor, q),
+        }
+        if kind == "all":
+            for key, query in queries.items():
+                results[key] = list(query()[:SEARCH_LIMIT])
+            results["tables"] = table_search(actor=actor, text=q, limit=SEARCH_LIMIT)
+        elif kind == "tables":
+            results["tables"] = table_search(actor=actor, text=q, limit=200)
+        else:
+            page = paginate(request, queries[kind]())
+            results[kind] = list(page.object_list)
+    tabs = [{"key": key, "label": label, "active": key == kind,
+             "url": "?" + urlencode({"q": q, **({"type": key} if key != "all" else {})})} for key, label in SEARCH_TABS]
     return render(request, "explorer/search.html", {
-        "q": q, "results": results, "limit": SEARCH_LIMIT,
+        "q": q, "kind": kind, "tabs": tabs, "results": results, "limit": SEARCH_LIMIT, "page": page,
         "total": sum(len(v) for v in results.values()),
         "breadcrumbs": [("Search", reverse("explorer:search"))]})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,7 +13,8 @@ from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs
 from explorer.views.common import dialog_done, render_dialog, require, ui_view
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound, RegistryError
-from registry.models import Catalog, Privilege, RegisteredModel, Schema
+from registry.models import Catalog, Privilege, RegisteredModel, Schema, ServicePrincipal
+from registry.principal_selectors import principal_choices
 from registry.permissions import Action, check
 from registry.services.grants import _APPLICABLE, grant_add, grant_remove, grants_on, owner_set, principal_resolve
 
@@ -30,6 +29,8 @@ class Row:
     privilege_label: str
     inherited_from: str  # "" when granted directly
     inherited_url: str
+    principal_label: str = ""  # a service principal's display name (grants name it by its application id)
+    type_label: str = ""
 
 
 def _url_of(securable) -> str:
@@ -57,6 +58,13 @@ def permission_rows(securable) -> dict:
         for grant in grants_on(obj):
             rows.append(Row(grant.principal_name, grant.principal_type, grant.privilege,
                             Privilege(grant.privilege).label, label, url))
+    # Service principals among the grantees: one query for the whole table.
+    names = {sp.user.get_username(): sp.display_name for sp in ServicePrincipal.objects.select_related("user")
+             .filter(user__username__in={r.principal for r in rows if r.principal_type == "user"})}
+    for row in rows:
+        service = row.principal_type == "user" and row.principal in names
+        row.principal_label = names[row.principal] if service else row.principal
+        row.type_label = "service principal" if service else row.principal_type
         if obj.owner_name:
             owners.append((obj.owner_name, label, url))
     return {"grant_rows": rows, "owners": owners}
@@ -107,12 +115,9 @@ def securable_get(actor, kind: str, name: str):
     raise NotFound(f"{kind} '{name}' does not exist.")
 
 
-def principal_suggestions() -> list[str]:
-    User = get_user_model()
-    groups = [f"{g}" for g in Group.objects.order_by("name").values_list("name", flat=True)[:PRINCIPAL_SUGGESTIONS]]
-    users = list(User.objects.filter(is_active=True).order_by(User.USERNAME_FIELD)
-                 .values_list(User.USERNAME_FIELD, flat=True)[:PRINCIPAL_SUGGESTIONS])
-    return groups + users
+def principal_suggestions() -> list[tuple[str, str]]:
+    """(name to type, what it is) for groups, service principals (named by application id) and users."""
+    return principal_choices()
 
 
 @ui_view
