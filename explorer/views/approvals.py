@@ -17,7 +17,7 @@ from explorer.views.model import get_model, model_context
 from registry import approval_selectors as sel
 from registry import selectors
 from registry.errors import NotFound, RegistryError
-from registry.models import AliasChangeRequest, RequestState
+from registry.models import AliasChangeRequest, ModelVersion, RequestState
 from registry.services import approvals as svc
 
 STATE_CSS = {RequestState.PENDING: "pending", RequestState.APPROVED: "ok", RequestState.REJECTED: "failed",
@@ -43,7 +43,7 @@ class DecisionForm(forms.Form):
 class ProtectForm(forms.Form):
     alias = forms.CharField(max_length=255, label="Protect an alias",
                             widget=forms.TextInput(attrs={"autocomplete": "off", "pattern": "[A-Za-z0-9_\\-]+",
-                                                          "placeholder": "Champion"}))
+                                                          "placeholder": "e.g. Champion"}))
 
 
 def _tab_url(model) -> str:
@@ -161,7 +161,11 @@ def alias_request_page(request: HttpRequest, name: str, request_id: int) -> Http
         req = sel.alias_request_get(actor=request.user, request_id=request_id)
     current = selectors.alias_lookup(model, req.alias).select_related("version").first()
     current_number = current.version.version if current else None
-    numbers = [n for n in dict.fromkeys([current_number, req.version]) if n is not None]
+    # Pending: what approving would change now. Decided: what the request was about (from, to).
+    left = current_number if req.is_pending else req.from_version
+    existing = set(ModelVersion.objects.filter(model=model, version__in=[n for n in (left, req.version) if n])
+                   .values_list("version", flat=True))
+    numbers = [n for n in dict.fromkeys([left, req.version]) if n in existing]
     columns, sections = version_diff(request, model, numbers) if numbers else ([], [])
     context = model_context(request, model, "explorer:model_approvals")
     context["breadcrumbs"] = model_crumbs(model) + [("Approvals", _tab_url(model)), (f"Request {req.pk}", "")]
@@ -170,7 +174,7 @@ def alias_request_page(request: HttpRequest, name: str, request_id: int) -> Http
     context.update({
         "req": req, "summary": describe(req), "state_css": STATE_CSS[req.state], "form": form, "error": error,
         "stale": svc.alias_request_staleness(req) if req.is_pending else "",
-        "current_number": current_number, "columns": columns, "sections": sections,
+        "current_number": current_number, "left": left, "columns": columns, "sections": sections,
         "may_decide": may_decide, "may_cancel": req.is_pending and (own or may_decide),
         "own": own, "protected": sel.protected_alias_get(model, req.alias) is not None,
     })

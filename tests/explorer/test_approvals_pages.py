@@ -24,7 +24,7 @@ def test_owner_protects_reader_requests_owner_approves_in_the_ui(iris, owner, re
     assert reader_ui.post(SETTINGS, {"op": "protect", "alias": "Champion"}).status_code == 403
     assert owner_ui.post(SETTINGS, {"op": "protect", "alias": "Champion"}).status_code == 302
     overview = owner_ui.get(reverse("explorer:model", args=[MODEL])).content.decode()
-    assert "🔒" in overview and "(protected)" in overview
+    assert "lock-icon" in overview and "(protected)" in overview
 
     # The alias dialog refuses the owner and says where to ask.
     refused = owner_ui.post(reverse("explorer:aliases", args=[MODEL]), {"alias": "Champion", "version": 2})
@@ -44,6 +44,7 @@ def test_owner_protects_reader_requests_owner_approves_in_the_ui(iris, owner, re
     assert owner_ui.post(page(req), {"decision": "approve", "comment": "ok"}).status_code == 302
     assert ModelAlias.objects.get().version.version == 2
     assert AliasChangeRequest.objects.get().state == RequestState.APPROVED
+    assert "Before (version 1) and requested (version 2)" in owner_ui.get(page(req)).content.decode()
     assert "Approved" in owner_ui.get(TAB).content.decode()
 
 
