@@ -24,6 +24,7 @@ CATALOG_TABS = (
 )
 SCHEMA_TABS = (
     Tab("Overview", "explorer:schema"),
+    Tab("Prompts", "explorer:schema_prompts"),
     Tab("Permissions", "explorer:schema_permissions"),
 )
 MODEL_TABS = (
@@ -35,6 +36,12 @@ MODEL_TABS = (
     Tab("Webhooks", "explorer:model_webhooks", Action.MANAGE_GRANTS),
     Tab("Approvals", "explorer:model_approvals"),
     Tab("History", "explorer:model_history"),
+)
+PROMPT_TABS = (
+    Tab("Versions", "explorer:prompt"),
+    Tab("Compare", "explorer:prompt_diff"),
+    Tab("Permissions", "explorer:prompt_permissions"),
+    Tab("History", "explorer:prompt_history"),
 )
 VERSION_TABS = (
     Tab("Overview", "explorer:version"),

@@ -91,6 +91,7 @@ ui_patterns = [
     path("console/", console.console, name="console"),
     path("tables/<str:name>/", lineage.table_page, name="table"),
     path("", include("explorer.endpoint_urls")),  # serving endpoint pages
+    path("", include("explorer.prompt_urls")),  # prompts: list, per schema, prompt pages
     path("create-catalog/", create.create_catalog_dialog, name="create_catalog"),
     path("catalogs/<str:catalog>/create-schema/", create.create_schema_dialog, name="create_schema"),
     path("schemas/<str:schema>/create-model/", create.create_model_dialog, name="create_model"),

@@ -57,6 +57,8 @@ def model_context(request: HttpRequest, model: RegisteredModel, active: str) -> 
 @ui_view
 def model_overview(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
+    if model.is_prompt:  # a prompt has its own page (explorer.views.prompts)
+        return redirect("explorer:prompt", name=model.full_name)
     filters = version_filters(request)
     size = page_size(request, default=VERSIONS_PER_PAGE)
     versions = filter_versions(ModelVersion.objects.filter(model=model), filters).order_by("-version")
@@ -104,6 +106,8 @@ def model_details(request: HttpRequest, name: str) -> HttpResponse:
 @ui_view
 def model_permissions(request: HttpRequest, name: str) -> HttpResponse:
     model = get_model(request.user, name)
+    if model.is_prompt:  # where the grant dialogs come back to
+        return redirect("explorer:prompt_permissions", name=model.full_name)
     context = model_context(request, model, "explorer:model_permissions")
     context.update(permission_rows(model))
     context["securable_kind"] = "model"
