@@ -25,14 +25,15 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 MAX_SOURCE = 200_000
 
 
-def render_markdown(source: str | None) -> SafeString:
-    """`source` as sanitised HTML (empty for empty input)."""
+def render_markdown(source: str | None, *, images: bool = True) -> SafeString:
+    """`source` as sanitised HTML (empty for empty input). `images=False` drops images (comments: anyone who may
+    read a model writes them, and an image there would be a tracking pixel or an image without a text)."""
     if not source:
         return mark_safe("")
     html = _markdown.markdown(source[:MAX_SOURCE], extensions=["fenced_code", "tables", "sane_lists"],
                               output_format="html")
-    clean = nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES, url_schemes=_URL_SCHEMES,
-                      link_rel="noopener noreferrer nofollow", strip_comments=True)
+    clean = nh3.clean(html, tags=_TAGS if images else _TAGS - {"img"}, attributes=_ATTRIBUTES,
+                      url_schemes=_URL_SCHEMES, link_rel="noopener noreferrer nofollow", strip_comments=True)
     return mark_safe(clean)
 
 

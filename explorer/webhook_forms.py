@@ -7,7 +7,7 @@ import secrets
 from django import forms
 
 from registry.events import names
-from registry.events.emails import describe
+from registry.events.emails import event_label
 from registry.models import Webhook
 
 
@@ -18,7 +18,8 @@ def _model_events(registry_wide: bool) -> list[str]:
 
 class WebhookForm(forms.Form):
     name = forms.CharField(max_length=63, label="Name", help_text="Letters, digits, '.', '_' and '-'.")
-    url = forms.CharField(max_length=2000, label="URL", widget=forms.URLInput(attrs={"placeholder": "https://"}))
+    url = forms.CharField(max_length=2000, label="URL", widget=forms.TextInput(
+        attrs={"placeholder": "https://", "inputmode": "url", "autocomplete": "off"}))
     description = forms.CharField(required=False, label="Description", widget=forms.Textarea(attrs={"rows": 2}))
     mlflow_events = forms.MultipleChoiceField(label="MLflow events", widget=forms.CheckboxSelectMultiple,
                                               required=False)
@@ -28,8 +29,8 @@ class WebhookForm(forms.Form):
 
     def __init__(self, *args, registry_wide: bool, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["mlflow_events"].choices = [(e, f"{describe(e)} ({e})") for e in _model_events(registry_wide)]
-        self.fields["explorer_events"].choices = [(e, f"{describe(e)} ({e})") for e in names.EXPLORER_EVENTS]
+        self.fields["mlflow_events"].choices = [(e, event_label(e)) for e in _model_events(registry_wide)]
+        self.fields["explorer_events"].choices = [(e, event_label(e)) for e in names.EXPLORER_EVENTS]
         if editing:
             self.fields["new_secret"].label = "Replace the secret with a new one (shown once)"
             self.fields["status"] = forms.ChoiceField(choices=Webhook.Status.choices, label="Status")

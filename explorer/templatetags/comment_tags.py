@@ -4,6 +4,7 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
+from explorer.markdown import render_markdown
 from explorer.views.comments import thread_context
 from registry.models import RegisteredModel
 from registry.services.follows import follow_get
@@ -26,3 +27,9 @@ def follow_button(context, obj):
     follow = follow_get(actor=request.user, model=obj if is_model else None, schema=None if is_model else obj)
     url = reverse("explorer:follow", args=["model" if is_model else "schema", obj.full_name])
     return {"follow": follow, "follow_url": url, "target": obj}
+
+
+@register.filter(name="comment_markdown")
+def comment_markdown(source):
+    """A comment's Markdown, sanitised as descriptions are, without images."""
+    return render_markdown(source, images=False)

@@ -89,8 +89,10 @@ def version_comment(request: HttpRequest, name: str, version: int) -> HttpRespon
 
 def _comment(request: HttpRequest, comment_id: int) -> Comment:
     comment = comment_get(actor=request.user, comment_id=comment_id)
-    if comment.author_id != request.user.pk and not permissions.check(request.user, Action.MANAGE_GRANTS, comment.model):
-        raise DjangoPermissionDenied("Permission denied: only the comment's author or who may manage the model may change it.")
+    if comment.author_id != request.user.pk and not permissions.check(request.user, Action.MANAGE_GRANTS,
+                                                                       comment.model):
+        raise DjangoPermissionDenied("Permission denied: only the comment's author or who may manage the model "
+                                     "may change it.")
     return comment
 
 

@@ -12,7 +12,7 @@ from explorer.templatetags.explorer_tags import object_url
 from explorer.views.common import dialog_done, render_dialog, ui_view
 from explorer.views.model import get_model
 from registry.errors import InvalidParameter, NotFound, RegistryError
-from registry.events.emails import describe
+from registry.events.emails import event_label
 from registry.events.names import followable
 from registry.selectors import schema_get
 from registry.services.follows import DEFAULT_EVENTS, follow_delete, follow_get, follow_set
@@ -24,7 +24,7 @@ class FollowForm(forms.Form):
     def __init__(self, *args, schema: bool, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [e for e in followable() if schema or e != "registered_model.created"]
-        self.fields["events"].choices = [(e, f"{describe(e)} ({e})") for e in choices]
+        self.fields["events"].choices = [(e, event_label(e)) for e in choices]
 
 
 def _target(request: HttpRequest, kind: str, name: str):

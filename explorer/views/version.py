@@ -25,6 +25,7 @@ from registry.errors import InvalidParameter, NotFound
 from registry.models import AuditEvent, Job, LoggedModel, ModelAlias, ModelVersion
 from registry.models.models import Stage
 from registry.serving.selectors import invocation_path, served_model_get
+from registry.services.remote_registries import remote_import_origin
 from registry.source_visibility import attach_provenance, mask_version_events, source_kind
 
 PREVIEW_LIMIT = 256 * 1024
@@ -77,6 +78,7 @@ def version_overview(request: HttpRequest, name: str, version: int) -> HttpRespo
     context.update({
         "shown": shown, "source_run": source_run, "source_path": source_path, "remote": remote,
         "remote_run_link": web_link(shown.run_link) if remote else "",
+        "imported_from": remote_import_origin(actor=request.user, source=shown.source),
         "inputs": inputs, "outputs": signature_fields(mv.signature, "outputs"),
         "aliases": list(ModelAlias.objects.filter(version=mv).values_list("alias", flat=True)),
         "version_tags": list(mv.tags.order_by("key")), "job": job, "copied_from": copied_from,

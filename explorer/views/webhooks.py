@@ -171,7 +171,8 @@ def webhook_status(request: HttpRequest, webhook_id: str) -> HttpResponse:
     except RegistryError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Webhook {hook.name} {'enabled' if wanted == Webhook.Status.ACTIVE else 'disabled'}.")
+        done = "enabled" if wanted == Webhook.Status.ACTIVE else "disabled"
+        messages.success(request, f"Webhook {hook.name} {done}.")
     return _back(hook)
 
 

@@ -34,11 +34,24 @@ _WHAT = {
     "model_version.copied": "A version was copied in",
     "model_version.stage_transitioned": "A version changed stage",
     "comment.created": "New comment",
+    "alias_change_request.created": "An alias change was requested",
+    "alias_change_request.approved": "An alias change was approved",
+    "alias_change_request.rejected": "An alias change was rejected",
+    "alias_change_request.cancelled": "An alias change request was cancelled",
+    "transition_request.created": "A stage transition was requested",
+    "transition_request.approved": "A stage transition was approved",
+    "transition_request.rejected": "A stage transition was rejected",
+    "transition_request.cancelled": "A stage transition request was cancelled",
 }
 
 
 def describe(event: str) -> str:
     return _WHAT.get(event, event)
+
+
+def event_label(event: str) -> str:
+    """How a form lists an event: its sentence and its name, or the name alone when it has no sentence."""
+    return f"{_WHAT[event]} ({event})" if event in _WHAT else event
 
 
 def may_read(user, model: RegisteredModel | None) -> bool:

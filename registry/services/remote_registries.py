@@ -56,6 +56,28 @@ def remote_source(registry_name: str, model_name: str, version) -> str:
     return f"{SOURCE_SCHEME}{registry_name}/{model_name}/{version}"
 
 
+def remote_source_parts(source: str) -> tuple[str, str, str] | None:
+    """(registry name, model, version) of a `remote:<registry>/<model>/<version>` source; None for any other."""
+    if not isinstance(source, str) or not source.startswith(SOURCE_SCHEME):
+        return None
+    registry_name, _, rest = source[len(SOURCE_SCHEME):].partition("/")
+    model, _, version = rest.rpartition("/")
+    if not registry_name or not model or not version.isdigit():
+        return None
+    return registry_name, model, version
+
+
+def remote_import_origin(*, actor, source: str) -> dict | None:
+    """Where an imported version came from, for its page: the remote registry's name, model and version, and
+    whether `actor` has a remote registry of that name (then the page links to the remote version)."""
+    parts = remote_source_parts(source)
+    if parts is None:
+        return None
+    registry_name, model, version = parts
+    mine = remote_registry_list(actor=actor).filter(name=registry_name).exists()
+    return {"registry": registry_name, "model": model, "version": int(version), "browsable": mine}
+
+
 # ---- writes ----------------------------------------------------------------------------------------------------
 
 @service("remote_registry.add")

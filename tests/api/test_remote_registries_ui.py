@@ -227,6 +227,9 @@ def test_import_a_remote_version_as_a_job_recording_its_source(owner, token_for,
     assert (job.files_done, job.files_total) == (3, 3) and job.bytes_done == job.bytes_total > 0
     assert "checksums verified" in job.message
     assert dict(mv.tags.values_list("key", "value")) == {"task": "classification"}
+    ready = client.get(response["Location"]).content.decode()
+    assert "Imported from" in ready and "on remote registry <strong>prod</strong>" in ready
+    assert f'href="{reverse("explorer:remote_version", args=["prod", REMOTE_MODEL, 1])}"' in ready
     jobs_page = client.get(reverse("explorer:jobs")).content.decode()
     assert "import" in jobs_page and "prod.ml_team.imported v1" in jobs_page
     # A second delivery of the finished job does nothing.
