@@ -10,4 +10,7 @@ patterns = [
     path("models/<str:name>/approvals/request/", approvals.alias_request_create_dialog,
          name="alias_request_create"),
     path("models/<str:name>/approvals/<int:request_id>/", approvals.alias_request_page, name="alias_request"),
+    path("models/<str:name>/approvals/transitions/", approvals.transition_request_action,
+         name="transition_request_action"),
+    path("requests/", approvals.requests_inbox, name="requests"),
 ]

@@ -66,3 +66,16 @@ def transition_requests_open(version: ModelVersion) -> QuerySet[StageTransitionR
     """The open requests of a version the caller has already read (version_get), oldest first."""
     return (StageTransitionRequest.objects.filter(version=version, state=RequestState.PENDING)
             .select_related("requested_by").order_by("created_at", "id"))
+
+
+def requests_to_decide(*, actor) -> dict[str, QuerySet]:
+    """Pending requests `actor` may decide (owner or MANAGE on the model, not opened by them), oldest first."""
+    deciding = permissions.restrict(actor, RegisteredModel.objects.all(), permissions.Action.MANAGE_GRANTS)
+    return {
+        "alias": (alias_request_list_visible(actor=actor).filter(model__in=deciding.values("pk"),
+                                                                 state=RequestState.PENDING)
+                  .exclude(requested_by=actor).order_by("created_at", "id")[:100]),
+        "transition": (transition_request_list_visible(actor=actor)
+                       .filter(version__model__in=deciding.values("pk"), state=RequestState.PENDING)
+                       .exclude(requested_by=actor).order_by("created_at", "id")[:100]),
+    }

@@ -17,7 +17,8 @@ from explorer.views.model import get_model, model_context
 from registry import approval_selectors as sel
 from registry import selectors
 from registry.errors import NotFound, RegistryError
-from registry.models import AliasChangeRequest, ModelVersion, RequestState
+from registry.models import AliasChangeRequest, ModelVersion, RequestState, StageTransitionRequest
+from registry.models.models import Stage
 from registry.services import approvals as svc
 
 STATE_CSS = {RequestState.PENDING: "pending", RequestState.APPROVED: "ok", RequestState.REJECTED: "failed",
@@ -46,6 +47,12 @@ class ProtectForm(forms.Form):
                                                           "placeholder": "e.g. Champion"}))
 
 
+class TransitionRequestForm(forms.Form):
+    version = forms.IntegerField(min_value=1, label="Version")
+    stage = forms.ChoiceField(choices=[(st.value, st.value) for st in Stage], label="To stage")
+    comment = forms.CharField(max_length=svc.MAX_COMMENT, required=False, label="Comment")
+
+
 def _tab_url(model) -> str:
     return reverse("explorer:model_approvals", args=[model.full_name])
 
@@ -65,8 +72,10 @@ def model_approvals(request: HttpRequest, name: str) -> HttpResponse:
     return _tab(request, get_model(request.user, name))
 
 
-def _tab(request: HttpRequest, model, *, error: str = "", status: int = 200) -> HttpResponse:
+def _tab(request: HttpRequest, model, *, error: str = "", status: int = 200,
+         transition_form: TransitionRequestForm | None = None) -> HttpResponse:
     context = model_context(request, model, "explorer:model_approvals")
+    may_decide = svc.may_decide(request.user, model)
     requests = sel.alias_request_list_visible(actor=request.user).filter(model=model)
     pending = list(requests.filter(state=RequestState.PENDING).order_by("created_at", "id"))
     decided = list(requests.exclude(state=RequestState.PENDING)[:50])
@@ -75,10 +84,13 @@ def _tab(request: HttpRequest, model, *, error: str = "", status: int = 200) -> 
     context.update({
         "protected": sel.protected_alias_names(model),
         "transitions_need_approval": sel.transitions_need_approval(model),
-        "may_decide": svc.may_decide(request.user, model),
+        "may_decide": may_decide,
         "pending": [(r, describe(r), _request_url(r)) for r in pending],
         "decided": [(r, describe(r), _request_url(r), STATE_CSS[r.state]) for r in decided],
-        "transitions": [(t, STATE_CSS[t.state]) for t in transitions],
+        "transitions": [(t, STATE_CSS[t.state], _transition_actions(request.user, t, may_decide))
+                        for t in transitions],
+        "transition_form": transition_form or TransitionRequestForm(),
+        "transition_url": reverse("explorer:transition_request_action", args=[model.full_name]),
         "protect_form": ProtectForm(),
         "request_url": reverse("explorer:alias_request_create", args=[model.full_name]),
         "settings_url": reverse("explorer:model_approval_settings", args=[model.full_name]),
@@ -179,3 +191,60 @@ def alias_request_page(request: HttpRequest, name: str, request_id: int) -> Http
         "own": own, "protected": sel.protected_alias_get(model, req.alias) is not None,
     })
     return render(request, "explorer/alias_request.html", context, status=400 if error else 200)
+
+
+def _transition_actions(actor, req: StageTransitionRequest, may_decide: bool) -> dict:
+    own = req.requested_by_id == actor.pk
+    pending = req.state == RequestState.PENDING
+    return {"decide": pending and may_decide and not own, "cancel": pending and (own or may_decide)}
+
+
+@ui_view
+@require_POST
+def transition_request_action(request: HttpRequest, name: str) -> HttpResponse:
+    """Open, approve, reject or cancel a stage transition request from the Approvals tab (plain posts)."""
+    model = get_model(request.user, name)
+    op = request.POST.get("op", "")
+    if op == "create":
+        form = TransitionRequestForm(request.POST)
+        if not form.is_valid():
+            return _tab(request, model, error="Choose a version and a stage.", status=400, transition_form=form)
+        data = form.cleaned_data
+        call = lambda: svc.transition_request_create(  # noqa: E731
+            actor=request.user, name=model.full_name, version=data["version"], stage=data["stage"],
+            comment=data["comment"])
+    else:
+        version, stage = request.POST.get("version", ""), request.POST.get("stage", "")
+        comment = request.POST.get("comment", "")
+        calls = {
+            "approve": lambda: svc.transition_request_approve(
+                actor=request.user, name=model.full_name, version=version, stage=stage, comment=comment,
+                archive_existing_versions=request.POST.get("archive_existing_versions") == "on"),
+            "reject": lambda: svc.transition_request_reject(actor=request.user, name=model.full_name,
+                                                            version=version, stage=stage, comment=comment),
+            "cancel": lambda: svc.transition_request_cancel(actor=request.user, name=model.full_name,
+                                                            version=version, stage=stage, comment=comment,
+                                                            creator=request.POST.get("creator") or None),
+        }
+        if op not in calls:
+            return _tab(request, model, error="Unknown change.", status=400)
+        call = calls[op]
+    try:
+        call()
+    except RegistryError as exc:  # the model is readable: any refusal is said on the tab
+        return _tab(request, model, error=exc.message, status=403 if exc.error_code == "PERMISSION_DENIED" else 400)
+    return redirect(_tab_url(model) + "#transitions-h")
+
+
+@ui_view
+def requests_inbox(request: HttpRequest) -> HttpResponse:
+    """Pending requests across the models the user may read: those they may decide, and their own."""
+    rows = sel.requests_to_decide(actor=request.user)
+    rows = {key: list(qs) for key, qs in rows.items()}
+    mine = sel.alias_request_list_visible(actor=request.user).filter(requested_by=request.user)[:50]
+    return render(request, "explorer/requests_inbox.html", {
+        "breadcrumbs": [("Requests", "")],
+        "to_decide": [(r, describe(r), _request_url(r)) for r in rows["alias"]],
+        "transitions_to_decide": rows["transition"], "total": len(rows["alias"]) + len(rows["transition"]),
+        "mine": [(r, describe(r), _request_url(r), STATE_CSS[r.state]) for r in mine],
+    })

@@ -159,7 +159,7 @@ def model_version_transition_stage(*, actor, name: str, version, stage: str,
     if transitions_need_approval(mv.model):
         raise PermissionDenied(
             f"Stage transitions of model {mv.model.full_name} need an approved transition request. Open one with "
-            f"{TRANSITION_REQUEST_ROUTE} (name, version, stage, comment) or on the version's page."
+            f"{TRANSITION_REQUEST_ROUTE} (name, version, stage, comment) or on the model's Approvals tab."
         )
     return model_version_apply_stage(actor=actor, mv=mv, stage=canonical,
                                      archive_existing_versions=archive_existing_versions)

@@ -150,3 +150,50 @@ def test_request_reject_request_again_approve_in_the_browser(transactional_db, l
     assert not owner_page.errors, owner_page.errors
     assert not reader_page.errors, reader_page.errors
     reader_page.context.close()
+
+
+def test_stage_transition_request_in_the_browser(transactional_db, live_server, browser_page, owner, reader):
+    """A workspace model whose transitions need approval: the reader requests Production on the Approvals tab, the
+    owner approves it there (archiving the version in Production); the tab passes axe and fits a phone."""
+    from registry.models import Grant, ModelVersion
+    from registry.services.approvals import approval_policy_set
+    from registry.services.versions import model_version_transition_stage
+    from tests.registry.factories import make_model, make_version
+
+    model = make_model(owner, "fraud_ws")
+    make_version(owner, "fraud_ws")
+    make_version(owner, "fraud_ws")
+    model_version_transition_stage(actor=owner, name="fraud_ws", version=1, stage="Production")
+    Grant.objects.create(model=model, user=reader, privilege="EXECUTE")
+    approval_policy_set(actor=owner, name="fraud_ws", transitions_need_approval=True)
+    base, problems = live_server.url, []
+    owner_page = browser_page
+    reader_page = owner_page.context.browser.new_context(viewport=DESKTOP).new_page()
+    sign_in(reader_page, base, "reader")
+    _open(reader_page, f"{base}/models/fraud_ws/approvals/")
+    reader_page.fill("#id_version", "2")
+    reader_page.select_option("#id_stage", "Production")
+    reader_page.fill(".transition-request-form #id_comment", "beats v1 on recall")
+    with reader_page.expect_navigation():
+        reader_page.click("button:has-text('Request transition')")
+    reader_page.wait_for_selector("td:has-text('beats v1 on recall')")
+    assert reader_page.locator(".transition-decision button[value=approve]").count() == 0
+
+    owner_page.set_viewport_size(DESKTOP)
+    sign_in(owner_page, base, "owner")
+    _open(owner_page, f"{base}/requests/")
+    owner_page.wait_for_selector("a:has-text('Version 2 to Production')")
+    problems += _check(owner_page, "approvals-inbox", doc=False)
+    owner_page.click("a:has-text('Version 2 to Production')")
+    owner_page.wait_for_selector(".transition-decision")
+    problems += _check(owner_page, "approvals-transitions")
+    owner_page.check(".transition-decision input[name=archive_existing_versions]")
+    owner_page.fill(".transition-decision input[name=comment]", "ship")
+    with owner_page.expect_navigation():
+        owner_page.click(".transition-decision button[value=approve]")
+    owner_page.wait_for_selector("td .chip:has-text('Approved')")
+    stages = dict(ModelVersion.objects.filter(model=model).values_list("version", "current_stage"))
+    assert stages == {1: "Archived", 2: "Production"}
+    assert not problems, problems
+    assert not owner_page.errors, owner_page.errors
+    reader_page.context.close()

@@ -63,3 +63,46 @@ def test_outsider_sees_no_tab_no_request_and_bad_input_is_no_500(iris, owner, re
     assert owner_ui.post(SETTINGS, {"op": "unprotect", "alias": "Nope"}).status_code == 400
     bad = client_for(reader).post(DIALOG, {"alias": "Champion", "action": "MOVE", "version": 99})
     assert bad.status_code == 200 and "not found" in bad.content.decode()
+
+
+@pytest.fixture
+def ws(owner, reader):
+    from registry.models import Grant
+    from tests.registry.factories import make_model, make_version
+
+    model = make_model(owner, "fraud_ws")
+    make_version(owner, "fraud_ws")
+    make_version(owner, "fraud_ws")
+    Grant.objects.create(model=model, user=reader, privilege="EXECUTE")
+    return model
+
+
+@pytest.mark.django_db
+def test_stage_transition_requests_on_the_tab_and_the_inbox(ws, owner, reader, outsider, client_for):
+    from registry.models import ModelVersion, StageTransitionRequest
+
+    tab = reverse("explorer:model_approvals", args=["fraud_ws"])
+    action = reverse("explorer:transition_request_action", args=["fraud_ws"])
+    settings_url = reverse("explorer:model_approval_settings", args=["fraud_ws"])
+    owner_ui, reader_ui = client_for(owner), client_for(reader)
+    assert owner_ui.post(settings_url, {"op": "transitions", "transitions_need_approval": "on"}).status_code == 302
+    assert "Stage transitions need an approved request" in owner_ui.get(tab).content.decode()
+    refused = owner_ui.post(reverse("explorer:version_stage", args=["fraud_ws", 2]), {"stage": "Production"})
+    assert "need an approved transition request" in refused.content.decode()
+
+    assert reader_ui.post(action, {"op": "create", "version": 2, "stage": "Production", "comment": "ready"}
+                          ).status_code == 302
+    assert reader_ui.post(action, {"op": "create", "version": 2, "stage": "Production"}).status_code == 400  # twice
+    assert reader_ui.post(action, {"op": "approve", "version": 2, "stage": "Production"}).status_code == 403
+    inbox = owner_ui.get(reverse("explorer:requests")).content.decode()
+    assert "Version 2 to Production" in inbox
+    assert "Version 2 to Production" not in reader_ui.get(reverse("explorer:requests")).content.decode()
+    assert client_for(outsider).post(action, {"op": "create", "version": 2, "stage": "Production"}).status_code == 404
+    shown = owner_ui.get(tab).content.decode()
+    assert 'value="approve"' in shown and "ready" in shown
+    assert owner_ui.post(action, {"op": "approve", "version": 2, "stage": "Production", "comment": "ship",
+                                  "archive_existing_versions": "on"}).status_code == 302
+    assert ModelVersion.objects.get(model=ws, version=2).current_stage == "Production"
+    assert StageTransitionRequest.objects.get().decision_comment == "ship"
+    assert owner_ui.post(action, {"op": "explode"}).status_code == 400
+    assert owner_ui.post(action, {"op": "create", "version": "x", "stage": "Nope"}).status_code == 400
