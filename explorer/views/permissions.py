@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from explorer.forms import GrantForm, OwnerForm, RevokeForm, add_registry_error
 from explorer.tabs import CATALOG_TABS, SCHEMA_TABS, render_tabs
@@ -31,6 +32,7 @@ class Row:
     inherited_url: str
     principal_label: str = ""  # a service principal's display name (grants name it by its application id)
     type_label: str = ""
+    principal_url: str = ""  # its page, which only admins may open
 
 
 def _url_of(securable) -> str:
@@ -49,6 +51,13 @@ def _chain(securable) -> list:
     return [securable]
 
 
+def _reverse_or_blank(name: str, arg) -> str:
+    try:
+        return reverse(name, args=[arg]) if arg is not None else ""
+    except NoReverseMatch:  # a user name no URL can hold: shown without a link
+        return ""
+
+
 def permission_rows(securable) -> dict:
     """Grants on the object and on its parents (inherited), and the owners along the chain."""
     rows, owners = [], []
@@ -61,10 +70,18 @@ def permission_rows(securable) -> dict:
     # Service principals among the grantees: one query for the whole table.
     names = {sp.user.get_username(): sp.display_name for sp in ServicePrincipal.objects.select_related("user")
              .filter(user__username__in={r.principal for r in rows if r.principal_type == "user"})}
+    group_ids = dict(Group.objects.filter(name__in={r.principal for r in rows if r.principal_type == "group"})
+                     .values_list("name", "pk"))
     for row in rows:
         service = row.principal_type == "user" and row.principal in names
         row.principal_label = names[row.principal] if service else row.principal
         row.type_label = "service principal" if service else row.principal_type
+        if service:
+            row.principal_url = _reverse_or_blank("explorer:service_principal", row.principal)
+        elif row.principal_type == "group":
+            row.principal_url = _reverse_or_blank("explorer:group", group_ids.get(row.principal))
+        else:
+            row.principal_url = _reverse_or_blank("explorer:principal_user", row.principal)
         if obj.owner_name:
             owners.append((obj.owner_name, label, url))
     return {"grant_rows": rows, "owners": owners}

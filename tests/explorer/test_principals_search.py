@@ -93,7 +93,7 @@ def test_token_is_shown_once_listed_and_revoked(client_for, admin):
     assert not ServicePrincipal.objects.exists()
 
 
-def test_grant_dialog_offers_groups_and_service_principals(client_for, admin, world):
+def test_grant_dialog_offers_groups_and_service_principals(client_for, admin, owner, world):
     sp = service_principal_create(actor=admin, display_name="scorer")
     group_create(actor=admin, name="ml-readers")
     page = client_for(admin).get(reverse("explorer:grant", args=["model", MODEL])).content.decode()
@@ -102,7 +102,10 @@ def test_grant_dialog_offers_groups_and_service_principals(client_for, admin, wo
     client_for(admin).post(reverse("explorer:grant", args=["model", MODEL]),
                            {"principal": str(sp.application_id), "privileges": ["EXECUTE"]})
     table = client_for(admin).get(f"/models/{MODEL}/permissions/").content.decode()
-    assert "scorer" in table and "service principal" in table
+    assert f'<a href="/settings/service-principals/{sp.application_id}/">scorer</a>' in table
+    assert "service principal" in table and '<a href="/settings/users/reader/">reader</a>' in table
+    owners_view = client_for(owner).get(f"/models/{MODEL}/permissions/").content.decode()
+    assert "/settings/users/" not in owners_view and "/settings/service-principals/" not in owners_view
 
 
 def test_a_service_principal_cannot_sign_in_through_the_form(admin):
