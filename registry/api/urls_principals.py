@@ -1,7 +1,7 @@
 """URLs of the identity APIs (registry/api/scim.py): SCIM service principals and groups, token management."""
 from django.urls import re_path
 
-from registry.api import scim
+from registry.api import principals, scim
 
 _SCIM = r"^api/2\.0/(?:preview/)?scim/v2"
 _N = r"[^/]+"
@@ -17,4 +17,7 @@ urlpatterns: list = [
     re_path(r"^api/2\.0/token-management/tokens$", scim.TokenListView.as_view(), name="token-management-tokens"),
     re_path(rf"^api/2\.0/token-management/tokens/(?P<token_id>{_N})$", scim.TokenDetailView.as_view(),
             name="token-management-token"),
+    # Ours: what the admin's principal page shows (registry/api/principals.py).
+    re_path(rf"^api/2\.0/explorer/principals/(?P<kind>{_N})/(?P<name>{_N})$", principals.PrincipalView.as_view(),
+            name="explorer-principal"),
 ]

@@ -125,3 +125,28 @@ def test_non_admins_are_refused_and_bad_input_is_400(live_server, admin, owner):
         response = getattr(requests, method)(f"{live_server.url}{path}", json=body, headers=headers, timeout=10)
         assert response.status_code in (400, 404), (path, response.status_code, response.text)
         assert set(response.json()) == {"error_code", "message"}
+
+
+def test_principal_api_says_groups_grants_and_reach(live_server, admin, owner, governed):
+    w = workspace(live_server, admin)
+    sp = w.service_principals.create(display_name="scorer")
+    group = w.groups.create(display_name="scorers", members=[ComplexValue(value=sp.id)])
+    from django.contrib.auth.models import Group
+    grant_add(actor=admin, securable=governed.catalog, principal=Group.objects.get(pk=int(group.id)),
+              privilege="USE CATALOG")
+    grant_add(actor=admin, securable=governed, principal=principal_resolve(sp.application_id), privilege="USE SCHEMA")
+    headers = {"Authorization": f"Bearer {token_create(actor=admin, user=admin)[1]}"}
+    body = requests.get(f"{live_server.url}/api/2.0/explorer/principals/service_principal/{sp.application_id}",
+                        headers=headers, timeout=10).json()
+    assert body["display_name"] == "scorer" and body["groups"] == ["scorers"] and body["active"] is True
+    assert body["privilege_assignments"] == [{"securable_type": "SCHEMA", "full_name": "prod.ml_team",
+                                              "privilege": "USE_SCHEMA"}]
+    assert body["reach"]["catalogs"] == [{"full_name": "prod", "privileges": ["USE_CATALOG"],
+                                          "sources": ["USE CATALOG here through group scorers"]}]
+    assert body["reach"]["schemas"][0]["privileges"] == ["USE_CATALOG", "USE_SCHEMA"]
+    owner_headers = {"Authorization": f"Bearer {token_create(actor=owner, user=owner)[1]}"}
+    refused = requests.get(f"{live_server.url}/api/2.0/explorer/principals/user/admin", headers=owner_headers,
+                           timeout=10)
+    assert refused.status_code == 403 and set(refused.json()) == {"error_code", "message"}
+    missing = requests.get(f"{live_server.url}/api/2.0/explorer/principals/robot/x", headers=headers, timeout=10)
+    assert missing.status_code == 404 and set(missing.json()) == {"error_code", "message"}
