@@ -162,6 +162,7 @@ def test_reader_and_outsider_see_no_webhooks(client_for, reader, outsider, owner
         assert client.post(f"/webhooks/{hook.webhook_id}/status/").status_code == 404
         assert client.post(f"/webhooks/{hook.webhook_id}/test/").status_code == 404
     assert client_for(reader).post("/deliveries/not-a-uuid/redeliver/").status_code == 404
+    assert client_for(reader).get("/comments/99999999999999999999999/edit/").status_code == 404
     assert Webhook.objects.get().status == "ACTIVE"
 
 

@@ -101,6 +101,7 @@ def test_comments_api_create_list_update_delete_and_errors(api, model, reader, o
         r = client.post("/api/2.0/explorer/comments", bad, format="json")
         assert r.status_code in (400, 404) and set(r.json()) >= {"error_code", "message"}, (bad, r.content)
     assert client.get("/api/2.0/explorer/comments/not-a-number").status_code == 404
+    assert client.get("/api/2.0/explorer/comments/99999999999999999999999").status_code == 404
     assert client.delete(f"/api/2.0/explorer/comments/{comment['comment_id']}").status_code == 200
     assert client.get("/api/2.0/explorer/comments", {"name": NAME}).json()["comments"] == []
 
