@@ -106,6 +106,8 @@ def queue(event: str, *, model: RegisteredModel | None, data: dict | Callable) -
         payload = data(user) if callable(data) else data
         if payload is None:
             continue
+        if event == "comment.created" and payload.get("author") == user.get_username():
+            continue  # nobody needs an email about their own comment
         subject, body = compose(event, payload, follow)
         rows.append(NotificationEmail(recipient=user, follow=follow, event=event, model=model, subject=subject,
                                       body=body, next_attempt_at=now))

@@ -111,6 +111,7 @@ def test_follower_gets_an_email_for_chosen_events_only(model, owner, reader):
     mv = make_version(owner, NAME)
     version_tag_set(actor=owner, name=NAME, version=mv.version, key="k", value="v")  # not chosen
     comment_create(actor=owner, name=NAME, body="Please review <b>v1</b>")
+    comment_create(actor=reader, name=NAME, body="my own: no email to me")
     sent = send_all()
     assert [m.to for m in sent] == [["reader@example.com"]] * 2
     assert "A new version was registered: prod.ml_team.fraud version 1" in sent[0].subject
