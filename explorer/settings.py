@@ -297,6 +297,9 @@ WORKSPACE_ID = env_str("WORKSPACE_ID", "")
 # is derived from SECRET_KEY (quick start): rotating SECRET_KEY then makes the stored tokens unreadable.
 REMOTE_REGISTRY_KEY = env_str("REMOTE_REGISTRY_KEY", "")
 REMOTE_REGISTRY_TIMEOUT_SECONDS = env_int("REMOTE_REGISTRY_TIMEOUT_SECONDS", 15, minimum=1)
+# Remote registries on private, loopback or link-local addresses (and signed URLs pointing there) are refused unless
+# their host is listed here (host names or IP literals, comma-separated), as for webhooks.
+REMOTE_REGISTRY_ALLOWED_HOSTS = [h.lower() for h in env_list("REMOTE_REGISTRY_ALLOWED_HOSTS", "")]
 # Jobs (registry/jobs.py). A worker renews its lease with every progress write; a job whose lease lapsed is
 # taken over by the sweeper. Crashed attempts are retried with exponential backoff up to the cap.
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=1)

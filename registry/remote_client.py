@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
+import socket
 from dataclasses import dataclass
 from typing import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from cryptography.fernet import Fernet, InvalidToken
@@ -93,6 +95,46 @@ def clean_base_url(raw: object) -> str:
     return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
 
+def _public(ip) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or ip.sixtofour or ip  # an IPv4 address carried in IPv6 is judged as that address
+    return ip.is_global and not ip.is_multicast
+
+
+def _refusal(url: str) -> tuple[str, bool]:
+    """(why the server must not call `url`, whether that is final); ("", False) when it may. Only hosts whose
+    every address is public, unless the host is in REMOTE_REGISTRY_ALLOWED_HOSTS. The remote is the user's
+    choice, and so are the signed URLs it answers with: without this a user could make the server fetch internal
+    addresses (and import what they answer). A host that does not resolve may resolve later: not final."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return f"{url[:200]!r} is not an http(s) URL.", True
+    if host in settings.REMOTE_REGISTRY_ALLOWED_HOSTS:
+        return "", False
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        return f"The host {host!r} cannot be resolved ({exc}).", False
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not _public(ip):
+            return (f"The host {host!r} resolves to the private, loopback or link-local address {ip}. An admin can "
+                    "allow the host in REMOTE_REGISTRY_ALLOWED_HOSTS."), True
+    return "", False
+
+
+def destination_refusal(url: str) -> str:
+    return _refusal(url)[0]
+
+
+def _check_destination(url: str, prefix: str = "") -> None:
+    message, final = _refusal(url)
+    if message:
+        raise RemoteError(prefix + message, error_code="DESTINATION_REFUSED" if final else "")
+
+
 # ---- the client ----------------------------------------------------------------------------------------------
 
 @dataclass
@@ -123,6 +165,7 @@ class RemoteClient:
 
     def _get(self, path: str, params: dict | None = None) -> dict:
         url = f"{self.base_url}/api/2.0/mlflow/{path}"
+        _check_destination(url)  # on every call: DNS may have changed since the remote was added
         try:
             response = self.session.get(url, params=params, timeout=settings.REMOTE_REGISTRY_TIMEOUT_SECONDS,
                                         allow_redirects=False)
@@ -216,11 +259,19 @@ class RemoteClient:
         if urlsplit(uri).scheme not in ("http", "https"):
             raise RemoteError(f"{self.label} gave no usable signed URL for {path}.")
         headers = {h.get("name"): h.get("value") for h in signed.get("headers") or [] if isinstance(h, dict)}
-        try:
-            response = requests.get(uri, headers={k: v for k, v in headers.items() if k and v is not None},
-                                    stream=True, timeout=settings.REMOTE_REGISTRY_TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise RemoteError(f"Downloading {path} from {self.label} failed ({type(exc).__name__}).") from None
+        headers = {k: v for k, v in headers.items() if k and v is not None}
+        # Redirects (to object storage) are followed by hand, each hop checked like the signed URL itself.
+        for _ in range(4):
+            _check_destination(uri, f"The signed URL for {path} is refused: ")
+            try:
+                response = requests.get(uri, headers=headers, stream=True, allow_redirects=False,
+                                        timeout=settings.REMOTE_REGISTRY_TIMEOUT_SECONDS)
+            except requests.RequestException as exc:
+                raise RemoteError(f"Downloading {path} from {self.label} failed ({type(exc).__name__}).") from None
+            if response.status_code not in (301, 302, 303, 307, 308) or not response.headers.get("Location"):
+                break
+            uri = urljoin(uri, response.headers["Location"])
+            response.close()
         if response.status_code != 200:
             response.close()
             raise RemoteError(f"Downloading {path} from {self.label} failed: HTTP {response.status_code}.",

@@ -45,6 +45,8 @@ class _ChunkStream:
 
 def _transient(exc: RemoteError) -> bool:
     """Worth another attempt: the remote was unreachable or failed on its side, not a refusal or a missing file."""
+    if exc.error_code == "DESTINATION_REFUSED":
+        return False
     return exc.status is None or exc.status >= 500 or exc.status == 429
 
 

@@ -17,7 +17,8 @@ from registry.jobs import publish_on_commit
 from registry.models import Job, ModelVersion, ModelVersionTag, RemoteRegistry
 from registry.models.models import VersionStatus
 from registry.permissions import Action
-from registry.remote_client import RemoteClient, RemoteError, clean_base_url, decrypt_token, encrypt_token
+from registry.remote_client import (RemoteClient, RemoteError, clean_base_url, decrypt_token, destination_refusal,
+                                    encrypt_token)
 from registry.selectors import model_get, model_lookup, model_not_found_message
 from registry.services.core import authorize, require_authenticated, require_text, service
 from registry.services.models import registered_model_create
@@ -88,6 +89,8 @@ def remote_registry_add(*, actor, name: str, base_url: str, secret: str) -> Remo
         raise InvalidParameter("A remote registry's name is 1-64 letters, digits, '-' or '_', starting with a "
                                "letter or digit (e.g. prod).")
     url = clean_base_url(base_url)
+    if refusal := destination_refusal(url):
+        raise InvalidParameter(refusal)
     if not isinstance(secret, str) or not secret.strip():
         raise InvalidParameter("Give your personal access token for the remote deployment.")
     secret = secret.strip()

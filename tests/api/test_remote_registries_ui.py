@@ -30,6 +30,12 @@ def artifact_root(settings, tmp_path):
     return settings.ARTIFACT_ROOT
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings):
+    """The "remote" is this test's live server on a loopback address, refused unless allowed."""
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = ["localhost", "127.0.0.1", "prod.example.com", "other.example.com"]
+
+
 @pytest.fixture
 def remote_version(governed, owner):
     """A READY version with files and a run with a param and a metric: what the remote holds."""
@@ -107,6 +113,62 @@ def test_only_plain_http_and_https_deployment_urls_are_accepted(owner, url, mess
     response = add(owner, url, "secret-token-1")
     assert response.status_code == 400 and message in response.content.decode()
     assert not RemoteRegistry.objects.exists()
+
+
+@pytest.mark.parametrize("url, host", [
+    ("http://10.1.2.3", "10.1.2.3"), ("http://169.254.169.254/latest", "169.254.169.254"),
+    ("http://[::ffff:127.0.0.1]:8080", "::ffff:127.0.0.1"), ("http://192.168.0.10:5000", "192.168.0.10"),
+    ("http://127.0.0.2", "127.0.0.2"),
+])
+def test_private_loopback_and_link_local_remotes_are_refused_unless_allowed(owner, url, host, settings):
+    response = add(owner, url, "secret-token-1")
+    assert response.status_code == 400 and "REMOTE_REGISTRY_ALLOWED_HOSTS" in response.content.decode()
+    assert not RemoteRegistry.objects.exists()
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = [host]
+    assert add(owner, url, "secret-token-1").status_code == 302
+
+
+def test_a_remote_whose_host_is_no_longer_allowed_is_refused_on_every_call(owner, token_for, live_server, settings,
+                                                                           remote_version):
+    add(owner, live_server.url, token_for(owner))
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = []
+    response = page(owner).get(reverse("explorer:remote_models", args=["prod"]))
+    assert response.status_code == 200 and "REMOTE_REGISTRY_ALLOWED_HOSTS" in response.content.decode()
+    assert REMOTE_MODEL not in response.content.decode()
+
+
+def test_the_signed_urls_of_an_import_are_checked_like_the_remote(owner, token_for, live_server, settings,
+                                                                   remote_version):
+    # The remote is allowed by its IP literal; the signed URLs it answers with name the same server as
+    # "localhost" (its Host header), which is not allowed: the import fails with the reason, nothing is fetched.
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = ["127.0.0.1"]
+    remote_registry_add(actor=owner, name="prod", base_url=live_server.url.replace("localhost", "127.0.0.1"),
+                        secret=token_for(owner))
+    mv = remote_version_import(actor=owner, registry_name="prod", model_name=REMOTE_MODEL, version=1,
+                               destination_name="prod.ml_team.imported", create_destination=True)
+    job = Job.objects.get(model_version=mv)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("registry.remote_client.RemoteClient._get", _signed_uri_on("localhost"))
+        assert execute(job.pk) == Job.State.FAILED
+    job.refresh_from_db()
+    mv.refresh_from_db()
+    assert "The signed URL for" in job.error and "REMOTE_REGISTRY_ALLOWED_HOSTS" in job.error
+    assert mv.status == VersionStatus.FAILED_REGISTRATION
+
+
+def _signed_uri_on(host: str):
+    """RemoteClient._get, except that signed URLs name `host` instead of the address the client called."""
+    from registry.remote_client import RemoteClient
+
+    original = RemoteClient._get
+
+    def get(self, path, params=None):
+        body = original(self, path, params)
+        if path == "model-versions/get-signed-download-uri":
+            body["signed_uri"] = body["signed_uri"].replace("127.0.0.1", host)
+        return body
+
+    return get
 
 
 @pytest.mark.parametrize("name", ["", "has space", "a/b", "-x", "x" * 65])

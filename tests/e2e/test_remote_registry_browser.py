@@ -1,6 +1,6 @@
 """Compare with production in a real browser (issue 14 §4): deployment B (`python -m explorer.serve`, its own
 database, artifact root and worker) holds a model registered there with the unmodified mlflow client; on this
-test's live server (deployment A, with a real Celery worker) a user adds B as a remote registry with their token
+test's live server (deployment A, with a real Celery worker of its own) a user adds B as a remote registry with their token
 there, browses its models and a version read-only, compares a local version with B's, and imports B's version into
 a local model: the job downloads the files from B through signed URLs and the version page follows it until it is
 READY. Every page passes axe and fits a phone. Screenshots: docs/screenshots/remote-*.png."""
@@ -10,6 +10,7 @@ import pytest
 
 from registry.models import Job, ModelVersion, RemoteRegistry
 from tests.api.test_remote_registry_client import _deployment, _token
+from tests.conftest import WorkerProcess
 from tests.e2e.browser import SHOTS as DOC_SHOTS
 from tests.e2e.browser import sign_in
 from tests.e2e.test_responsive_a11y import DESKTOP, PHONE, SHOTS, _problems
@@ -28,6 +29,27 @@ def deployment_b(tmp_path_factory):
         yield b
     finally:
         cleanup()
+
+
+ALLOWED = "127.0.0.1,localhost"  # deployment B listens on a loopback address, refused unless allowed
+
+
+@pytest.fixture
+def worker_a(worker_env, tmp_path, settings):
+    """A's Celery worker, allowed to call B (REMOTE_REGISTRY_ALLOWED_HOSTS), on a queue of its own."""
+    from explorer.celery import app
+
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-remote-ui"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = ALLOWED.split(",")
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_declare(queue=queue)
+        conn.default_channel.queue_purge(queue)
+    worker = WorkerProcess({**worker_env, "CELERY_QUEUE": queue, "REMOTE_REGISTRY_ALLOWED_HOSTS": ALLOWED},
+                           tmp_path / "worker-a.log")
+    worker.start(concurrency=1)
+    yield worker
+    worker.stop()
 
 
 def _register_on_b(b, monkeypatch) -> str:
@@ -86,7 +108,7 @@ def _ready(page):
     page.wait_for_selector("body[data-ready='1']", state="attached")
 
 
-def test_add_browse_compare_and_import_from_a_remote_registry(transactional_db, live_server, celery_worker,
+def test_add_browse_compare_and_import_from_a_remote_registry(transactional_db, live_server, worker_a,
                                                              browser_page, owner, governed, deployment_b,
                                                              monkeypatch):
     b = deployment_b
@@ -159,7 +181,7 @@ def test_add_browse_compare_and_import_from_a_remote_registry(transactional_db, 
     page.wait_for_selector(".banner.pending", state="detached", timeout=90_000)
     imported = ModelVersion.objects.get(model__name="iris_from_prod")
     job = Job.objects.get(model_version=imported)
-    assert imported.status == "READY", (imported.status_message, job.error, celery_worker.log_text()[-3000:])
+    assert imported.status == "READY", (imported.status_message, job.error, worker_a.log_text()[-3000:])
     assert job.kind == Job.Kind.IMPORT and job.bytes_done == job.bytes_total > 0 and job.files_done == job.files_total
     assert imported.signature["inputs"][0]["name"] == "sepal length (cm)"
     problems += _check(page, "remote-imported")

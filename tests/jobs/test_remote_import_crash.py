@@ -21,9 +21,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_worker_killed_mid_import_completes_exactly_once(catalogs, owner, token_for, live_server, start_worker,
                                                          settings):
+    allowed = "localhost,127.0.0.1"  # the remote (the live server) is on a loopback address
+    settings.REMOTE_REGISTRY_ALLOWED_HOSTS = allowed.split(",")
     source, digests = ready_version(owner, "staging.ml_team.fraud", files=4, size=384 * 1024)
     remote_registry_add(actor=owner, name="prod", base_url=live_server.url, secret=token_for(owner))
-    first = start_worker(throttle=300 * 1024)
+    first = start_worker(throttle=300 * 1024, REMOTE_REGISTRY_ALLOWED_HOSTS=allowed)
     imported = remote_version_import(actor=owner, registry_name="prod", model_name="staging.ml_team.fraud",
                                      version=1, destination_name="prod.ml_team.fraud", create_destination=True)
     assert imported.source == "remote:prod/staging.ml_team.fraud/1"
@@ -44,7 +46,7 @@ def test_worker_killed_mid_import_completes_exactly_once(catalogs, owner, token_
     assert killed.state == Job.State.RUNNING and killed.attempts == 1 and killed.bytes_done < killed.bytes_total
     assert ModelVersion.objects.get(pk=imported.pk).status == "PENDING_REGISTRATION"
 
-    second = start_worker(throttle=300 * 1024)
+    second = start_worker(throttle=300 * 1024, REMOTE_REGISTRY_ALLOWED_HOSTS=allowed)
     done = wait_job(job.pk, worker=second, timeout=90)
     assert done.attempts == 2 and done.error == ""
     assert "checksums verified" in done.message and done.bytes_done == done.bytes_total
