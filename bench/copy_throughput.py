@@ -4,6 +4,9 @@ same disk, in one run.
 
     .venv/bin/python bench/copy_throughput.py [--large-mb 1024] [--large-files 4] [--small-files 10000] [--repeat 5]
     .venv/bin/python bench/copy_throughput.py --only same-store   # just "copy of a 1 GiB version, same store"
+    .venv/bin/python bench/copy_throughput.py --only s3 [--s3-sizes-mb 64,1024]   # S3 server-side copy vs
+        # download + upload through the worker, on moto's server started here (or --s3-endpoint URL --s3-bucket B
+        # with the AWS_* credentials of the environment)
     ARTIFACT_COPY_VERIFY=sha256 .venv/bin/python bench/copy_throughput.py   # verify with SHA-256 instead of CRC-32
 
 Works in a scratch directory under var/ (same disk as the artifact store) and removes it afterwards."""
@@ -151,13 +154,76 @@ def _case(store: Path, name: str, total_bytes: int, files: int, *, repeat: int, 
             "cp_sync_s": cp_durable, "ours_sync_s": ours_durable, "sync_ratio": cp_durable / ours_durable}
 
 
+def _s3_cases(args, scratch: Path) -> int:
+    """A version of `large_files` files + MLmodel per size on S3: its copy inside the store (storage_copy.copy_tree:
+    CopyObject per file, what a same-store copy_model_version does on S3) against the same files downloaded and
+    uploaded again through this process (what a copy would cost if the worker moved the bytes), median of
+    `repeat` rounds each."""
+    import uuid
+
+    from django.conf import settings
+
+    from registry import storage, storage_copy
+
+    server = None
+    if args.s3_endpoint:
+        endpoint, bucket = args.s3_endpoint, args.s3_bucket
+    else:
+        from tests.s3 import BUCKET, CREDENTIALS, S3Server
+
+        server = S3Server(scratch / "moto.log")
+        server.start()
+        os.environ.update(CREDENTIALS)
+        endpoint, bucket = server.url, BUCKET
+    try:
+        settings.AWS_S3_ENDPOINT_URL = endpoint
+        settings.AWS_S3_ADDRESSING_STYLE = "path"
+        settings.ARTIFACT_STORE = f"s3://{bucket}/bench-{uuid.uuid4().hex[:8]}"
+        settings.ARTIFACT_STORE_RECHECK_SECONDS = 3600
+        storage._backend.cache_clear()
+        storage.forget_active_store()
+        print(f"S3 at {endpoint} ({'moto, this machine' if server else 'given'}), store {settings.ARTIFACT_STORE}")
+        print("wall = elapsed; cpu = CPU seconds of this (the worker's) process")
+        print(f"{'version MB':>10} {'files':>6} {'server-side copy s':>19} {'download+upload s':>18} {'ratio':>7} "
+              f"{'copy cpu s':>16} {'d+u cpu s':>17}")
+        for size_mb in (int(x) for x in args.s3_sizes_mb.split(",")):
+            source = f"src-{size_mb}"
+            _write_large(source, size_mb, args.large_files)
+            files = list(storage.walk_files(source))
+            copy_runs, stream_runs, copy_cpu, stream_cpu = [], [], [], []
+            for round_ in range(args.repeat):
+                began, cpu = time.perf_counter(), time.process_time()
+                storage_copy.copy_tree(source, f"copy-{size_mb}-{round_}", files)
+                copy_runs.append(time.perf_counter() - began)
+                copy_cpu.append(time.process_time() - cpu)
+                storage.delete_tree(f"copy-{size_mb}-{round_}")
+                began, cpu = time.perf_counter(), time.process_time()
+                for rel, _ in files:
+                    with storage.open_read(f"{source}/{rel}") as handle:
+                        storage.save_stream(f"streamed-{size_mb}-{round_}/{rel}", handle)
+                stream_runs.append(time.perf_counter() - began)
+                stream_cpu.append(time.process_time() - cpu)
+                storage.delete_tree(f"streamed-{size_mb}-{round_}")
+            copy_s, stream_s = statistics.median(copy_runs), statistics.median(stream_runs)
+            print(f"{size_mb:>10} {len(files):>6} {copy_s:>19.3f} {stream_s:>18.2f} {stream_s / copy_s:>6.0f}x "
+                  f"{statistics.median(copy_cpu):>16.3f} {statistics.median(stream_cpu):>17.2f}", flush=True)
+            storage.delete_tree(source)
+        return 0
+    finally:
+        if server is not None:
+            server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--large-mb", type=int, default=1024)
     parser.add_argument("--large-files", type=int, default=4)
     parser.add_argument("--small-files", type=int, default=10000)
     parser.add_argument("--repeat", type=int, default=5, help="rounds per case; the median is shown")
-    parser.add_argument("--only", choices=["same-store"], help="run one case only")
+    parser.add_argument("--only", choices=["same-store", "s3"], help="run one case only")
+    parser.add_argument("--s3-sizes-mb", default="64,1024", help="version sizes of the S3 case (comma-separated)")
+    parser.add_argument("--s3-endpoint", default="", help="an S3-compatible server instead of moto's")
+    parser.add_argument("--s3-bucket", default="artifacts")
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="bench-copy-", dir=ROOT / "var"))
@@ -168,6 +234,8 @@ def main() -> int:
 
         print(f"verification {settings.ARTIFACT_COPY_VERIFY}; median of {args.repeat} rounds; scratch {scratch}",
               flush=True)
+        if args.only == "s3":
+            return _s3_cases(args, scratch)
         _write_large("src-large", args.large_mb, args.large_files)
         same_store = _same_store_version_copy(store, args.large_mb, args.large_files, args.repeat)
         print(f"copy of a {args.large_mb} MiB version, same store (hard links, until durable): "
