@@ -322,3 +322,14 @@ def test_the_remote_sends_each_files_checksum_with_a_signed_download(owner, api,
                      {"name": REMOTE_MODEL, "version": "1", "path": "MLmodel"}).json()["signed_uri"]
     response = Client().get(uri.replace("http://testserver", ""))
     assert response["X-Checksum-Sha256"] == remote_version[1]["MLmodel"]
+
+
+def test_a_remote_source_cannot_be_registered_through_the_mlflow_api(owner, api, governed):
+    from registry.services.models import registered_model_create
+
+    registered_model_create(actor=owner, name="prod.ml_team.sneaky")
+    response = api(owner).post("/api/2.0/mlflow/model-versions/create",
+                               {"name": "prod.ml_team.sneaky", "source": f"remote:prod/{REMOTE_MODEL}/1"},
+                               format="json")
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not ModelVersion.objects.exists()
