@@ -110,6 +110,15 @@ def test_comment_follow_and_manage_webhooks_in_the_browser(transactional_db, liv
     follow = Follow.objects.get(user=reader)
     assert "comment.created" in follow.events and "model_version_alias.created" not in follow.events
 
+    # A schema is followed the same way, from its page.
+    _open(reader_page, f"{base}/schemas/prod.ml_team/")
+    reader_page.click(".object-actions a:has-text('Follow')")
+    reader_page.wait_for_selector("#modal[open] input[value='registered_model.created']:checked")
+    submit_and_reload(reader_page, "#modal button.primary:has-text('Follow')")
+    reader_page.wait_for_selector(".object-actions a:has-text('Following')")
+    problems += _check(reader_page, "collab-schema-following")
+    assert Follow.objects.filter(user=reader, schema__name="ml_team").exists()
+
     # The owner creates a webhook on the Webhooks tab; its secret is shown once.
     owner_page = _context_page(browser_page)
     sign_in(owner_page, base, "owner")
@@ -151,10 +160,15 @@ def test_comment_follow_and_manage_webhooks_in_the_browser(transactional_db, liv
     assert hook.status == "DISABLED"
 
     # The registry-wide page, for the admin.
+    from registry.services.webhooks import webhook_create
+
+    webhook_create(actor=admin, name="audit-all", url=receiver.url, secret="s3cret",
+                   events=[{"entity": "REGISTERED_MODEL", "action": "CREATED"}])
     admin_page = _context_page(browser_page)
     sign_in(admin_page, base, "admin")
     _open(admin_page, f"{base}/webhooks/")
-    admin_page.wait_for_selector("h1:has-text('Registry-wide webhooks')")
+    admin_page.wait_for_selector("section.webhook h2:has-text('audit-all')")
+    assert admin_page.locator("section.webhook h2:has-text('ci-notify')").count() == 0  # a model's, not here
     problems += _check(admin_page, "collab-webhooks-admin")
 
     assert problems == []
