@@ -173,3 +173,28 @@ def test_unity_catalog_models_have_no_stage_approvals(iris, owner, reader):
         svc.transition_request_create(actor=reader, name=iris, version=1, stage="Production")
     assert "alias" in excinfo.value.message
     assert model_get(actor=owner, name=iris).full_name == IRIS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_approvals_of_competing_requests_move_the_alias_once(governed, owner, reader, admin):
+    """Ten requests for Champion (all opened while it was on version 1), approved at the same moment: the model's
+    row lock lets one through; every other finds the alias moved and is refused as stale, still pending."""
+    from tests.registry.test_concurrency import _run_together
+
+    model = make_model(owner, IRIS)
+    for _ in range(3):
+        make_version(owner, IRIS)
+    grant_add(actor=admin, securable=model, principal=reader, privilege="EXECUTE")
+    alias_set(actor=owner, name=IRIS, alias="Champion", version=1)
+    svc.protected_alias_add(actor=owner, name=IRIS, alias="Champion")
+    requests = [svc.alias_request_create(actor=reader, name=IRIS, alias="Champion", version=2 + i % 2)
+                for i in range(10)]
+    results, errors = _run_together(10, lambda i: svc.alias_request_approve(actor=owner, request_id=requests[i].pk))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1, errors
+    assert all(isinstance(e, InvalidState) for e in errors if e is not None), errors
+    assert champion(owner) == winners[0].version
+    states = list(AliasChangeRequest.objects.values_list("state", flat=True))
+    assert states.count(RequestState.APPROVED) == 1 and states.count(RequestState.PENDING) == 9
+    approvals = AuditEvent.objects.filter(action="alias_request.approve")
+    assert (approvals.filter(outcome="success").count(), approvals.filter(outcome="failed").count()) == (1, 9)
