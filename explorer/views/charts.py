@@ -78,7 +78,7 @@ def metric_summary(points: list[tuple[int, float | None]], total: int) -> dict:
         text = f"{shown}, steps {steps[0]}–{steps[-1]}"
         if finite:
             text += f", min {_fmt(min(finite))}, max {_fmt(max(finite))}, last {_fmt(points[-1][1])}"
-    return {"single": single, "text": text, "first_step": steps[0] if steps else 0,
+    return {"single": single, "text": text, "value": _fmt(points[-1][1]) if points else "—", "first_step": steps[0] if steps else 0,
             "last_step": steps[-1] if steps else 0}
 
 

@@ -59,9 +59,16 @@
       points: { show: points <= 60, size: 5, fill: colour(i) }, value: function (u, v) { return fmt(v); } };
   }
 
+  // Steps are whole numbers: no tick at 0.5.
+  var STEP_INCRS = [];
+  [1, 2, 5].forEach(function (m) { for (var e = 0; e < 10; e++) STEP_INCRS.push(m * Math.pow(10, e)); });
+  STEP_INCRS.sort(function (a, b) { return a - b; });
+
   function axes(axis, xLabel, yLabel) {
+    var x = { label: xLabel, stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" } };
+    if (axis === "step") x.incrs = STEP_INCRS;
     return [
-      { label: xLabel, stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" } },
+      x,
       { label: yLabel, stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 64,
         values: function (u, splits) { return splits.map(fmt); } },
     ];
@@ -166,8 +173,10 @@
       url.searchParams.set("chart_metric", metric.value);
       if (param) url.searchParams.set("chart_param", param.value);
       window.history.replaceState(null, "", url.toString());
-      var count = panel.querySelector("[data-compare-count]");
-      if (count) count.textContent = ids.length + " run" + (ids.length === 1 ? "" : "s") + " compared";
+      var count = document.querySelector("[data-compare-count]");
+      var chosen = document.querySelectorAll("input[name=compare]:checked").length;
+      if (count) count.textContent = ids.length + " run" + (ids.length === 1 ? "" : "s") + " compared" +
+        (chosen ? "" : " (the first on this page until you tick some)");
     }
 
     function history(ids, key) {
@@ -180,7 +189,7 @@
         }).filter(Boolean);
         if (!series.length) { box.textContent = "None of the compared runs logged " + key + "."; return; }
         var joined = window.uPlot.join(series.map(function (s) { return table(s, "step"); }));
-        var opts = { series: [xSeries("step")].concat(series.map(function (s, i) {
+        var opts = { scales: { x: { time: false } }, series: [xSeries("step")].concat(series.map(function (s, i) {
           return line(s.run_name, ids.indexOf(s.run_id), s.step.length);
         })), axes: axes("step", "Step", key) };
         draw(box, opts, joined, key + " by step for " + series.length + " runs");

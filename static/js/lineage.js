@@ -74,6 +74,16 @@
       apply();
     }
 
+    // Keep the view over the graph (no empty margin past an edge the graph does not reach), centred on an axis
+    // where the whole graph fits.
+    function clampToGraph() {
+      var v = visible();
+      if (v.w >= full.w) view.cx = full.x + full.w / 2;
+      else view.cx = Math.min(Math.max(view.cx, full.x + v.w / 2), full.x + full.w - v.w / 2);
+      if (v.h >= full.h) view.cy = full.y + full.h / 2;
+      else view.cy = Math.min(Math.max(view.cy, full.y + v.h / 2), full.y + full.h - v.h / 2);
+    }
+
     function first() {
       fit();
       if (view.scale < MIN_READABLE && root) {  // a large graph: start at a readable size, on the selected node
@@ -81,6 +91,8 @@
         var r = rectOf(root);
         view.cx = r.x + r.w / 2;
         view.cy = r.y + r.h / 2;
+        clampToGraph();
+        keepRoot();
         apply();
       }
     }

@@ -56,7 +56,9 @@ def runs(experiment):
 def _names(html: str) -> list[str]:
     """Run names in table order."""
     body = html.split('class="list runs-table"', 1)[1].split("</tbody>", 1)[0]
-    return re.findall(r'<td><a href="/runs/[0-9a-f]+/">([^<]+)</a></td>', body)
+    # The run cell starts with its compare box (static/js/charts.js) when the runs have metrics to chart.
+    return re.findall(r'<td[^>]*>(?:<input type="checkbox" name="compare"[^>]*> )?<a href="/runs/[0-9a-f]+/">([^<]+)</a></td>',
+                      body)
 
 
 def _get(client, **params):
