@@ -3,7 +3,7 @@ from django.urls import re_path
 
 from registry.api import principals, scim
 
-_SCIM = r"^api/2\.0/(?:preview/)?scim/v2"
+_SCIM = r"^api/2\.0/preview/scim/v2"
 _N = r"[^/]+"
 
 urlpatterns: list = [
