@@ -22,6 +22,7 @@ from registry.errors import InvalidParameter
 _CHUNK = 1024 * 1024
 MAX_LISTED_FILES = 10_000  # a version's files, recursively; more is not a model the explorer imports
 MAX_SEARCH_PAGE = 100
+MAX_VERSIONS_LISTED = 100  # a remote model's newest versions; any other is opened by its number
 
 
 class RemoteError(Exception):
@@ -210,9 +211,10 @@ class RemoteClient:
     def get_model(self, name: str) -> dict:
         return self._get("registered-models/get", {"name": name}).get("registered_model") or {}
 
-    def search_versions(self, name: str, *, max_results: int = 100) -> list[dict]:
+    def search_versions(self, name: str, *, max_results: int = MAX_VERSIONS_LISTED) -> list[dict]:
         escaped = name.replace("'", "\\'")
-        body = self._get("model-versions/search", {"filter": f"name='{escaped}'", "max_results": max_results})
+        body = self._get("model-versions/search", {"filter": f"name='{escaped}'", "max_results": max_results,
+                                                   "order_by": "version_number DESC"})
         versions = body.get("model_versions") or []
         return sorted(versions, key=lambda v: -int(v.get("version") or 0))
 

@@ -23,7 +23,7 @@ from registry import selectors
 from registry import tracking_selectors as ts
 from registry.errors import NotFound, RegistryError
 from registry.permissions import Action
-from registry.remote_client import RemoteClient, RemoteError
+from registry.remote_client import MAX_VERSIONS_LISTED, RemoteClient, RemoteError
 from registry.services.copy import model_version_copy_effect
 from registry.services.remote_registries import (remote_client, remote_registry_add, remote_registry_get,
                                                  remote_registry_list, remote_registry_remove,
@@ -137,6 +137,7 @@ def remote_model(request: HttpRequest, name: str, model: str) -> HttpResponse:
         status = 404 if exc.not_found else 200
     for v in context["versions"]:
         v["aliases_shown"] = v.get("aliases") or []
+    context["more_versions"] = len(context["versions"]) >= MAX_VERSIONS_LISTED
     return _page(request, "explorer/remote_model.html", registry, context, status=status)
 
 
