@@ -5,6 +5,7 @@ from registry.api import urls_remote_registry
 from registry.api import urls_approvals
 from registry.api import urls_principals
 from registry.api import urls_comments
+from registry.api import urls_uc_prompts
 
 urlpatterns = [
     *urls_tracking.urlpatterns,
@@ -20,4 +21,5 @@ urlpatterns = [
     *urls_approvals.urlpatterns,
     *urls_principals.urlpatterns,
     *urls_comments.urlpatterns,
+    *urls_uc_prompts.urlpatterns,
 ]

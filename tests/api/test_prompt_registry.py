@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.models import AuditEvent, ModelVersion, RegisteredModel
+from registry.models import AuditEvent, ModelAlias, ModelVersion, RegisteredModel
 from registry.services.grants import grant_add
 from tests.registry.factories import make_version
 
@@ -189,3 +189,108 @@ def test_a_prompt_version_needs_a_placeholder_source_and_a_template(api, governe
                              {"name": "prod.ml_team.p", "key": "mlflow.prompt.is_prompt"}, format="json")
     assert response.status_code == 400
     assert RegisteredModel.objects.get(name="p").kind == "prompt"
+
+
+# Unity Catalog: the client's `databricks-uc` registry sends the dedicated prompt endpoints ---------------------
+
+@pytest.fixture
+def uc_as_user(live_server, default_experiment, monkeypatch, token_for, tmp_path):
+    """uc_as_user(user): mlflow with registry URI databricks-uc://<profile>, the profile naming the live server and
+    a token of `user` (the way Databricks documents prompts in Unity Catalog)."""
+    import mlflow
+
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    for key in ("DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
+    mlflow.set_tracking_uri(live_server.url)
+    config = tmp_path / "databrickscfg"
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
+
+    def use(user, profile: str):
+        token = token_for(user)
+        with config.open("a") as out:
+            out.write(f"[{profile}]\nhost = {live_server.url}\ntoken = {token}\n")
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+        mlflow.set_registry_uri(f"databricks-uc://{profile}")
+        return mlflow
+
+    return use
+
+
+def test_unity_catalog_client_registers_loads_aliases_tags_and_searches(uc_as_user, governed, owner, reader):
+    mlflow = uc_as_user(owner, "owner")
+    name = "prod.ml_team.uc_summarize"
+    first = mlflow.genai.register_prompt(name=name, template="Summarize: {{text}}", commit_message="first cut",
+                                         tags={"team": "nlp"})
+    second = mlflow.genai.register_prompt(name=name, template="Summarize in {{n}} words: {{text}}")
+    assert (first.version, second.version) == (1, 2)
+    row = RegisteredModel.objects.get(name="uc_summarize")
+    assert row.kind == "prompt" and row.full_name == name
+    assert list(ModelVersion.objects.filter(model=row).values_list("status", "storage_location")) == \
+        [("READY", ""), ("READY", "")]
+
+    loaded = mlflow.genai.load_prompt(f"prompts:/{name}/1", cache_ttl_seconds=0)
+    assert loaded.template == "Summarize: {{text}}" and loaded.commit_message == "first cut"
+    assert loaded.format(text="it") == "Summarize: it"
+    mlflow.genai.set_prompt_alias(name, alias="production", version=2)
+    by_alias = mlflow.genai.load_prompt(f"prompts:/{name}@production", cache_ttl_seconds=0)
+    assert by_alias.version == 2 and by_alias.format(n=3, text="x") == "Summarize in 3 words: x"
+    mlflow.genai.delete_prompt_alias(name, alias="production")
+    # The server answers RESOURCE_DOES_NOT_EXIST; the 3.17 client makes that None and then dereferences it.
+    with pytest.raises((mlflow.exceptions.MlflowException, AttributeError)):
+        mlflow.genai.load_prompt(f"prompts:/{name}@production", cache_ttl_seconds=0)
+    assert not ModelAlias.objects.filter(model=row).exists()
+
+    mlflow.genai.set_prompt_tag(name, "language", "en")
+    assert mlflow.genai.get_prompt_tags(name)["language"] == "en"
+    mlflow.genai.delete_prompt_tag(name, "language")
+    assert "language" not in mlflow.genai.get_prompt_tags(name)
+
+    chat = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "{{q}}"}]
+    mlflow.genai.register_prompt(name="prod.ml_team.uc_chat", template=chat)
+    assert mlflow.genai.load_prompt("prompts:/prod.ml_team.uc_chat/1", cache_ttl_seconds=0).format(q="hi") == \
+        [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "hi"}]
+
+    found = mlflow.genai.search_prompts(filter_string="catalog = 'prod' AND schema = 'ml_team'")
+    assert sorted(p.name for p in found) == ["prod.ml_team.uc_chat", name]
+
+    # The same prompts through the MLflow registry API, and none of them among the UC API's models.
+    mlflow.set_registry_uri(mlflow.get_tracking_uri())
+    assert mlflow.genai.load_prompt(f"prompts:/{name}/2", cache_ttl_seconds=0).template == \
+        "Summarize in {{n}} words: {{text}}"
+
+    refused = uc_as_user(reader, "reader")  # USE CATALOG/SCHEMA, no CREATE MODEL, no EXECUTE on the prompts
+    assert refused.genai.search_prompts(filter_string="catalog = 'prod' AND schema = 'ml_team'") == []
+    # The server answers 404 RESOURCE_DOES_NOT_EXIST (as for a missing prompt); the 3.17 UC store makes it None.
+    assert refused.genai.load_prompt(f"prompts:/{name}/1", cache_ttl_seconds=0) is None
+    with pytest.raises(refused.exceptions.MlflowException) as denied:
+        refused.genai.register_prompt(name="prod.ml_team.mine", template="x")
+    assert denied.value.error_code == "PERMISSION_DENIED"
+    assert AuditEvent.objects.filter(action="registered_model.create", outcome="denied").exists()
+
+
+def test_unity_catalog_prompt_api_refuses_bad_input_with_the_envelope(api, governed, owner):
+    client = api(owner)
+    base = "/api/2.0/mlflow/unity-catalog/prompts"
+    assert client.post(base, {"name": "prod.ml_team.p", "prompt": {"name": "prod.ml_team.p"}},
+                       format="json").status_code == 200
+    client.post("/api/2.0/mlflow/registered-models/create", {"name": "prod.ml_team.m"}, format="json")
+    for method, path, body in (
+        ("post", base, {"name": "flat_name"}),
+        ("post", base, {"name": "prod.ml_team.q", "prompt": {"tags": "x"}}),
+        ("post", f"{base}/prod.ml_team.p/versions", {"prompt_version": {"template": "not json"}}),
+        ("post", f"{base}/prod.ml_team.p/versions", {"prompt_version": {"template": "5"}}),
+        ("post", f"{base}/prod.ml_team.p/versions", {}),
+        ("post", f"{base}/search", {}),
+        ("post", f"{base}/prod.ml_team.p/tags", {"key": "mlflow.prompt.text", "value": "x"}),
+        ("get", f"{base}/prod.ml_team.p/versions/abc", None),
+        ("get", f"{base}/prod.ml_team.m", None),  # a model is no prompt
+        ("get", f"{base}/prod.ml_team.nope/versions/1", None),
+    ):
+        response = getattr(client, method)(path, body, format="json") if body is not None else client.get(path)
+        assert response.status_code in (400, 404), (path, response.status_code, response.content)
+        assert set(response.json()) >= {"error_code", "message"}
