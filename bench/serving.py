@@ -6,6 +6,11 @@ request when the previous one answered, for a fixed time; the two servers are me
 both see the same machine.
 
     .venv/bin/python bench/serving.py [--seconds 20] [--connections 8] [--rounds 4] [--web-workers 2] [--model-workers 2]
+                                      [--web-threads 1] [--load wrk|python]
+
+The load comes from wrk when it is installed (`apt-get install wrk`), else from a Python client; besides
+throughput and latency it prints the CPU time each server's processes spent per request, which stays comparable
+when other work shares the machine.
 
 It works in a scratch directory (SQLite database, artifact store) and removes it afterwards. It prints requests/s
 and p50/p99 latency of both and their ratios."""
@@ -100,18 +105,107 @@ def log_and_register(base: str, token: str, scratch: Path) -> tuple[Path, bytes]
     return local, payload
 
 
-def drive(port: int, path: str, token: str, payload: bytes, seconds: float, connections: int) -> dict:
+WRK_SCRIPT = """
+local f = io.open(os.getenv("BENCH_BODY")); wrk.body = f:read("*a"); f:close()
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+if os.getenv("BENCH_TOKEN") ~= "" then wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") end
+"""
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    found, todo = [], [pid]
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of `pid`'s process tree so far (what serving the load cost, whatever else runs)."""
+    total = 0
+    for member in _tree(pid):
+        try:
+            fields = open(f"/proc/{member}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _wrk_ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def drive_wrk(port: int, path: str, token: str, payload: bytes, seconds: float, connections: int) -> dict:
+    """The same load from wrk (C, one thread): it costs the machine less CPU than the Python client does."""
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "body.json").write_bytes(payload)
+        (Path(scratch) / "post.lua").write_text(WRK_SCRIPT)
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+                              "-s", str(Path(scratch) / "post.lua"), f"http://127.0.0.1:{port}{path}"],
+                             env={**os.environ, "BENCH_BODY": str(Path(scratch) / "body.json"), "BENCH_TOKEN": token},
+                             capture_output=True, text=True, check=True).stdout
+    result = {"latencies": None, "errors": 0}
+    for line in out.splitlines():
+        words = line.split()
+        if line.strip().startswith("50%"):
+            result["p50"] = _wrk_ms(words[1])
+        elif line.strip().startswith("99%"):
+            result["p99"] = _wrk_ms(words[1])
+        elif line.startswith("Requests/sec:"):
+            result["rps"] = float(words[1])
+        elif "requests in" in line:
+            result["n"] = int(words[0])
+            result["elapsed"] = _wrk_ms(words[3].rstrip(","))
+        elif line.strip().startswith("Non-2xx") or line.strip().startswith("Socket errors"):
+            result["errors"] += sum(int(w.rstrip(",")) for w in words if w.rstrip(",").isdigit())
+    result["elapsed"] = result["elapsed"] / 1000
+    return result
+
+
+def drive(port: int, path: str, token: str, payload: bytes, seconds: float, connections: int,
+          load: str = "python") -> dict:
+    if load == "wrk":
+        return drive_wrk(port, path, token, payload, seconds, connections)
     out = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, "127.0.0.1", str(port), path, token, str(seconds),
                           str(connections)], input=payload, capture_output=True, check=True)
     return json.loads(out.stdout)
 
 
 def summary(results: list[dict]) -> dict:
-    latencies = sorted(x for r in results for x in r["latencies"])
     elapsed = sum(r["elapsed"] for r in results)
+    cpu = sum(r.get("cpu", 0.0) for r in results)
+    if results and results[0]["latencies"] is None:  # wrk: its own percentiles, the rounds' median
+        n = sum(r["n"] for r in results)
+        middle = lambda key: sorted(r[key] for r in results)[len(results) // 2]  # noqa: E731
+        return {"rps": n / elapsed, "p50": middle("p50"), "p99": middle("p99"), "n": n,
+                "errors": sum(r["errors"] for r in results), "cpu_ms": cpu / max(1, n) * 1000}
+    latencies = sorted(x for r in results for x in r["latencies"])
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * (len(latencies) - 1)))] * 1000  # noqa: E731
     return {"rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99), "n": len(latencies),
-            "errors": sum(r["errors"] for r in results)}
+            "errors": sum(r["errors"] for r in results), "cpu_ms": cpu / max(1, len(latencies)) * 1000}
+
+
+def measured(pid: int, *args, **kwargs) -> dict:
+    """One round of load, with the CPU time the server's processes spent on it."""
+    before = cpu_seconds(pid)
+    result = drive(*args, **kwargs)
+    result["cpu"] = cpu_seconds(pid) - before
+    return result
 
 
 def main() -> int:
@@ -122,6 +216,8 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--model-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=1, help="gunicorn threads per web worker (WEB_THREADS)")
+    parser.add_argument("--load", choices=("python", "wrk"), default="wrk" if shutil.which("wrk") else "python",
+                        help="the load generator: wrk (Debian's package) when installed, else a Python client")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-serving-"))
     port, ref_port = free_port(), free_port()
@@ -163,19 +259,24 @@ def main() -> int:
         wait_http(f"http://127.0.0.1:{ref_port}/ping")
 
         ours_path = f"/model/{MODEL}/1/invocations"
-        drive(port, ours_path, token, payload, 3, args.connections)  # warm up both
-        drive(ref_port, "/invocations", "", payload, 3, args.connections)
+        load = {"load": args.load}
+        drive(port, ours_path, token, payload, 3, args.connections, **load)  # warm up both
+        drive(ref_port, "/invocations", "", payload, 3, args.connections, **load)
         ours, theirs = [], []
         for _ in range(args.rounds):
-            ours.append(drive(port, ours_path, token, payload, args.seconds / args.rounds * 1.0, args.connections))
-            theirs.append(drive(ref_port, "/invocations", "", payload, args.seconds / args.rounds, args.connections))
+            ours.append(measured(explorer.pid, port, ours_path, token, payload, args.seconds / args.rounds,
+                                 args.connections, **load))
+            theirs.append(measured(reference.pid, ref_port, "/invocations", "", payload, args.seconds / args.rounds,
+                                   args.connections, **load))
         a, b = summary(ours), summary(theirs)
-        print(f"{'':26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
+        print(f"{'':26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}{'requests':>10}{'errors':>8}")
         for label, r in (("explorer (REST, token)", a), ("mlflow models serve", b)):
-            print(f"{label:26}{r['rps']:10.1f}{r['p50']:10.2f}{r['p99']:10.2f}{r['n']:10d}{r['errors']:8d}")
+            print(f"{label:26}{r['rps']:10.1f}{r['p50']:10.2f}{r['p99']:10.2f}{r['cpu_ms']:12.2f}{r['n']:10d}"
+                  f"{r['errors']:8d}")
         print(f"ratio explorer/mlflow: throughput {a['rps'] / b['rps']:.2f}x, p50 {a['p50'] / b['p50']:.2f}, "
-              f"p99 {a['p99'] / b['p99']:.2f}  ({args.connections} keep-alive connections, "
-              f"{args.web_workers} web workers x {args.web_threads} threads, {args.model_workers} model processes; mlflow models serve defaults)")
+              f"p99 {a['p99'] / b['p99']:.2f}, CPU per request {a['cpu_ms'] / b['cpu_ms']:.2f}  "
+              f"({args.connections} keep-alive connections from {args.load}, {args.web_workers} web workers x "
+              f"{args.web_threads} threads, {args.model_workers} model processes; mlflow models serve defaults)")
         return 0
     finally:
         for proc in reversed(procs):

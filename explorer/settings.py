@@ -353,3 +353,7 @@ SERVING_ENV_ROOT = Path(env_str("SERVING_ENV_ROOT", str(VAR_DIR / "serving" / "e
 # Seconds a model process may take to answer one scoring request before the caller gets 504 DEADLINE_EXCEEDED
 # (the model process's own limit; the web tier waits a little longer, so that limit answers first).
 SERVING_REQUEST_TIMEOUT_SECONDS = env_int("SERVING_REQUEST_TIMEOUT_SECONDS", 60, minimum=1)
+# Micro-batching in model processes (registry/serving/scoring_app.py): requests that queue while a prediction runs are
+# predicted together. `auto` batches models of row-wise flavors (sklearn, xgboost, lightgbm, catboost); `on` every
+# model (only for pyfunc models whose predictions are row by row); `off` none.
+SERVING_BATCHING = env_choice("SERVING_BATCHING", "auto", ("auto", "on", "off"))

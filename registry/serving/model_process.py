@@ -1,6 +1,6 @@
-"""One model process: MLflow's own scoring server (`mlflow.pyfunc.scoring_server.init`: /ping, /health,
-/invocations, MLflow's input parsing, schema enforcement and error answers) for the model directory given by
-`--model-path`, under uvicorn, on two sockets handed over by the supervisor.
+"""One model process: MLflow's scoring protocol (`scoring_app.py`: MLflow's /ping, /health, /invocations, its input
+parsing, schema enforcement and error answers, with concurrent requests batched for row-wise models) for the model
+directory given by `--model-path`, under uvicorn, on two sockets handed over by the supervisor.
 
 The supervisor runs this file as a script with `python -I` and a clean environment: it imports nothing of the
 registry (no Django, no settings, no credentials), because loading a model's pickle runs the model's code.
@@ -15,6 +15,7 @@ import argparse
 import os
 import socket
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import uvicorn
+    from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
     from mlflow.pyfunc import scoring_server
 
     model_path = args.model_path
     model = scoring_server.load_model_with_mlflow_config(model_path)
-    app = scoring_server.init(model)
+    app = _scoring_app_module().ScoringApp(model, timeout=MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get(),
+                                           batching=_batching(os.environ.get("SERVING_BATCHING", "auto")))
     sockets = [socket.socket(fileno=args.listen_fd), socket.socket(fileno=args.health_fd)]
     config = uvicorn.Config(app, log_level="info", access_log=False, lifespan="off",
                             # On SIGTERM (draining) uvicorn stops accepting and lets in-flight requests finish.
@@ -38,6 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model process {os.getpid()} of deployment {args.deployment} serving {model_path}", flush=True)
     uvicorn.Server(config).run(sockets=sockets)
     return 0
+
+
+def _scoring_app_module():
+    """scoring_app.py, beside this file, loaded by path: `python -I` puts no directory of ours on sys.path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("scoring_app", Path(__file__).with_name("scoring_app.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _batching(value: str) -> bool | None:
+    """SERVING_BATCHING: `auto` (row-wise flavors only), `on` or `off`."""
+    return {"on": True, "off": False}.get(value.strip().lower())
 
 
 if __name__ == "__main__":

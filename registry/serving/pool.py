@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
+
 from registry.child_process import die_with_parent
 
 MODEL_PROCESS = Path(__file__).with_name("model_process.py")
@@ -23,7 +25,7 @@ HEALTH_TIMEOUT = 1.0  # seconds; /ping is answered by the event loop even while 
 
 
 def clean_environment(*, home: Path, request_timeout: int, graceful_seconds: int,
-                      python: str = sys.executable) -> dict[str, str]:
+                      python: str = sys.executable, batching: str = "auto") -> dict[str, str]:
     """The whole environment of a model process: nothing inherited from the supervisor (which holds the database
     URL, the secret key and whatever else the operator exported)."""
     bindir = os.path.dirname(python)
@@ -34,6 +36,7 @@ def clean_environment(*, home: Path, request_timeout: int, graceful_seconds: int
         "LANG": "C.UTF-8",
         "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": str(request_timeout),
         "SERVING_GRACEFUL_SECONDS": str(graceful_seconds),
+        "SERVING_BATCHING": batching,  # scoring_app.py: auto (row-wise flavors), on, off
     }
 
 
@@ -68,7 +71,7 @@ class ModelPool:
         self.host = host
         self.python = python  # this deployment's own interpreter, or a virtual environment's (environments.py)
         self.env = clean_environment(home=workdir, request_timeout=request_timeout, graceful_seconds=graceful_seconds,
-                                     python=python)
+                                     python=python, batching=settings.SERVING_BATCHING)
         self.listener = socket.create_server((host, 0), backlog=1024)
         self.address = f"http://{host}:{self.listener.getsockname()[1]}"
         self.processes: dict[int, ModelProcess] = {}

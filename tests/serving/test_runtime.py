@@ -147,7 +147,7 @@ def model_processes_hold_no_credentials(run):
             names = {item.split(b"=", 1)[0].decode() for item in environ.read().split(b"\0") if item}
         assert not names & {"DATABASE_URL", "SECRET_KEY", "CELERY_BROKER_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
         assert names <= {"PATH", "HOME", "TMPDIR", "LANG", "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT",
-                         "SERVING_GRACEFUL_SECONDS"}
+                         "SERVING_GRACEFUL_SECONDS", "SERVING_BATCHING", "_MLFLOW_IS_IN_SERVING_ENVIRONMENT"}
 
 
 def a_request_past_its_timeout_answers_a_json_504(run):
