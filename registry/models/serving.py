@@ -77,6 +77,9 @@ class ServingDeployment(models.Model):
     message = models.TextField(blank=True, default="")
     address = models.CharField(max_length=255, blank=True, default="")  # e.g. http://127.0.0.1:41234
     supervisor = models.CharField(max_length=128, blank=True, default="")  # who runs it (host:pid)
+    # The end of the pool's output, copied here by its supervisor every few seconds, so that a web process on another
+    # machine than the supervisor can show it (registry.serving.client.recent_logs).
+    log_tail = models.TextField(blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -76,6 +76,11 @@ def _is_json(data: bytes) -> bool:
 
 
 def recent_logs(deployment: ServingDeployment, lines: int = 200) -> str:
-    """The last `lines` lines the deployment's model processes wrote (and the supervisor's notes about them).
-    The log lives on the machine of the supervisor that ran the deployment."""
-    return model_files.tail(model_files.log_path(deployment.pk), lines)
+    """The last `lines` lines the deployment's model processes wrote (and the supervisor's notes about them): from
+    the log file where this process runs beside the supervisor, else from the copy the supervisor keeps on the
+    deployment's row (at most a few seconds old)."""
+    path = model_files.log_path(deployment.pk)
+    if path.exists():
+        return model_files.tail(path, lines)
+    copied = ServingDeployment.objects.filter(pk=deployment.pk).values_list("log_tail", flat=True).first() or ""
+    return "\n".join(copied.splitlines()[-lines:]) if lines > 0 else ""

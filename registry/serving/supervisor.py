@@ -39,6 +39,8 @@ from registry.serving.supervisor_environments import Building, EnvironmentStarts
 log = logging.getLogger(__name__)
 
 Deployment = ServingDeployment
+LOG_TAIL_LINES = 200
+LOG_TAIL_BYTES = 64 * 1024
 State = Deployment.State
 Kind = ServingEvent.Kind
 
@@ -50,6 +52,7 @@ class SupervisorSettings:
     tick_seconds: float = 0.5
     reconcile_seconds: float = 2.0
     disk_sweep_seconds: float = 300.0  # how often copies of versions no longer served are removed (disk_sweep)
+    log_publish_seconds: float = 5.0  # how often each pool's recent output is copied to its row (log_tail)
     health_seconds: float = 2.0
     startup_seconds: float = 180.0  # to import the model's libraries and load it
     drain_grace_seconds: float = 2.0  # a retired pool keeps accepting this long (requests routed just before)
@@ -92,6 +95,8 @@ class Supervisor(EnvironmentStarts):
         self.lease_valid_until = 0.0  # monotonic: when the leases last renewed lapse
         self.next_reconcile_at = 0.0
         self.next_disk_sweep_at = 0.0
+        self.next_log_publish_at = 0.0
+        self.published_logs: dict[int, tuple[int, int]] = {}  # deployment -> (size, mtime_ns) last copied
 
     # ---- the loop ------------------------------------------------------------------------------------------
 
@@ -118,6 +123,9 @@ class Supervisor(EnvironmentStarts):
             self.finish_copies()
             self.finish_builds()
             self.check_health()
+            if now >= self.next_log_publish_at:
+                self.next_log_publish_at = now + self.settings.log_publish_seconds
+                self.publish_logs()
             for running in list(self.running.values()):
                 try:
                     self.step(running)
@@ -392,10 +400,29 @@ class Supervisor(EnvironmentStarts):
 
     def _fail(self, running: Running, message: str, kind=Kind.DEPLOY_FAILED) -> None:
         running.pool.kill()
+        self.publish_logs([running.id])  # why it failed is often in its output
         self.running.pop(running.id, None)
         self._mark_failed(running.id, running.version_number, message, kind)
 
+    def publish_logs(self, ids=None) -> None:
+        """Copy the end of each running pool's log to its row when it changed since the last copy."""
+        for deployment_id in list(self.running) if ids is None else ids:
+            path = model_files.log_path(deployment_id)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            stamp = (stat.st_size, stat.st_mtime_ns)
+            if self.published_logs.get(deployment_id) == stamp:
+                continue
+            text = model_files.tail(path, LOG_TAIL_LINES, max_bytes=LOG_TAIL_BYTES)
+            Deployment.objects.filter(pk=deployment_id, supervisor=self.ident).update(log_tail=text)
+            self.published_logs[deployment_id] = stamp
+        for gone in set(self.published_logs) - set(self.running) - set(ids or ()):
+            del self.published_logs[gone]
+
     def _finish(self, running: Running, state: str) -> None:
+        self.publish_logs([running.id])  # its last words, before the row stops naming this supervisor
         self.running.pop(running.id, None)
         self._mine(running.id).update(state=state, address="", lease_expires_at=None, updated_at=timezone.now())
 

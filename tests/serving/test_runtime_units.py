@@ -245,6 +245,30 @@ def test_recent_logs_are_the_tail_of_the_deployments_log(settings, tmp_path):
     assert client.recent_logs(deployment, lines=3) == "line 497\nline 498\nline 499"
 
 
+def test_logs_reach_a_web_process_on_another_machine(settings, tmp_path, django_assert_num_queries):
+    settings.VAR_DIR = tmp_path / "supervisor-machine"
+    served = _served()
+    reconcile_all()
+    [deployment] = _live(served)
+    supervisor = Supervisor(SupervisorSettings(), ident="other-host:1")
+    ServingDeployment.objects.filter(pk=deployment.pk).update(supervisor="other-host:1")
+    path = model_files.log_path(deployment.pk)
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(f"line {n}\n" for n in range(500)))
+    supervisor.publish_logs([deployment.pk])
+    with django_assert_num_queries(0):  # unchanged since the last copy: nothing written
+        supervisor.publish_logs([deployment.pk])
+    settings.VAR_DIR = tmp_path / "web-machine"  # no log file here: the row's copy answers
+    assert not model_files.log_path(deployment.pk).exists()
+    assert client.recent_logs(deployment, lines=3) == "line 497\nline 498\nline 499"
+    settings.VAR_DIR = tmp_path / "supervisor-machine"
+    with path.open("a") as log_file:
+        log_file.write("line 500\n")
+    supervisor.publish_logs([deployment.pk])
+    settings.VAR_DIR = tmp_path / "web-machine"
+    assert client.recent_logs(deployment, lines=1) == "line 500"
+
+
 def test_a_version_without_an_mlflow_model_fails_before_any_process_starts(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     served = _served()
