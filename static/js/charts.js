@@ -9,7 +9,7 @@
   var COLOURS = ["#1d4ed8", "#b91c1c", "#047857", "#7c3aed", "#b45309", "#0e7490", "#be185d", "#4d7c0f",
     "#334155", "#c2410c"];
   var DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]];
-  var HEIGHT = 220;
+  var HEIGHT = 240;
 
   function colour(i) { return COLOURS[i % COLOURS.length]; }
   function dash(i) { return DASHES[Math.floor(i / COLOURS.length) % DASHES.length]; }
@@ -69,7 +69,7 @@
     if (axis === "step") x.incrs = STEP_INCRS;
     return [
       x,
-      { label: yLabel, stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 64,
+      { label: yLabel, stroke: "#334155", grid: { stroke: "#e2e8f0" }, ticks: { stroke: "#cbd5e1" }, size: 64, space: 22,
         values: function (u, splits) { return splits.map(fmt); } },
     ];
   }
@@ -79,7 +79,7 @@
     box.textContent = "";
     box.classList.add("chart-live");
     opts.width = Math.max(box.clientWidth, 200);
-    opts.height = box.clientWidth < 420 ? 180 : HEIGHT;
+    opts.height = box.clientWidth < 420 ? 220 : HEIGHT;
     opts.cursor = { points: { size: 8 }, focus: { prox: 24 } };
     opts.focus = { alpha: 0.35 };
     var chart = new window.uPlot(opts, data, box);
@@ -91,7 +91,7 @@
       var observer = new ResizeObserver(function () {
         if (!box.isConnected) { observer.disconnect(); return; }
         var w = Math.max(box.clientWidth, 200);
-        if (Math.abs(w - chart.width) > 2) chart.setSize({ width: w, height: w < 420 ? 180 : HEIGHT });
+        if (Math.abs(w - chart.width) > 2) chart.setSize({ width: w, height: w < 420 ? 220 : HEIGHT });
       });
       observer.observe(box);
     }
