@@ -69,6 +69,7 @@ def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelT
         _check_count(model.tags.count() + 1)
     tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
     audit.record(actor=actor, action="registered_model.set_tag", obj=model, params={"key": key, "value": value})
+    registry_events.prompt_tag_set(model, key, value)
     return tag
 
 
@@ -84,6 +85,7 @@ def model_tag_delete(*, actor, name: str, key: str) -> None:
     deleted, _ = RegisteredModelTag.objects.filter(model=model, key=key).delete()
     if deleted:
         touch_model(model)
+        registry_events.prompt_tag_deleted(model, key)
     audit.record(actor=actor, action="registered_model.delete_tag", obj=model, params={"key": key, "deleted": bool(deleted)})
 
 
