@@ -194,3 +194,49 @@ def test_a_rerun_resumes_the_crashed_move_without_uploading_again(fs_store, s3_s
     for path, data in files.items():
         assert view.read(path) == data
     assert ArtifactStoreSwitch.objects.get().store == url
+
+
+def test_writes_during_the_copy_are_caught_by_the_last_pass(fs_store, s3_server, settings):
+    """A file uploaded, one replaced and one deleted while the first pass copies: after the move the store has
+    exactly the files of the filesystem at the freeze, each with its latest bytes."""
+    import threading
+
+    from tests.conftest import wait_for
+
+    files = {f"0/r/artifacts/f{i:02d}.bin": os.urandom(64 * 1024) for i in range(12)}
+    for path, data in files.items():
+        write(path, data)
+    settings.ARTIFACT_COPY_THROTTLE_BYTES_PER_SEC = 256 * 1024  # ~3 s for the first pass
+    url, view = target(s3_server)
+    failure = []
+
+    def run():
+        try:
+            call_command("artifacts_migrate", "--to", url)
+        except BaseException as exc:  # reported below
+            failure.append(exc)
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    mover = threading.Thread(target=run)
+    mover.start()
+    copied = {"0/r/artifacts/f00.bin", "0/r/artifacts/f01.bin"}
+    wait_for(lambda: copied <= {f"0/r/artifacts/{key}" for key in view.keys("0/r/artifacts")}, timeout=60,
+             interval=0.05, message="the first pass to have copied two files")
+    # Changes to files the first pass has already copied, and one it cannot know of: only the last pass sees them.
+    write("0/r/artifacts/new.bin", b"written during the move")
+    write("0/r/artifacts/f01.bin", b"replaced during the move")
+    storage.delete("0/r/artifacts/f00.bin")
+    assert not ArtifactStoreSwitch.objects.get().frozen  # still the first pass: writes went through
+    mover.join(timeout=120)
+    assert not mover.is_alive() and not failure, failure
+
+    expected = {**files, "0/r/artifacts/new.bin": b"written during the move",
+                "0/r/artifacts/f01.bin": b"replaced during the move"}
+    del expected["0/r/artifacts/f00.bin"]
+    assert sorted(view.keys("")) == sorted(expected)
+    for path, data in expected.items():
+        assert view.read(path) == data, path
+    assert ArtifactStoreSwitch.objects.get().store == url
