@@ -262,3 +262,42 @@ def test_lineage_opens_on_the_selected_node_fits_and_zooms(transactional_db, liv
         page.click(".lineage-node--table >> nth=0")
     assert "/tables/main.raw.wine_part_" in page.url
     assert page.errors == []
+
+
+def test_without_javascript_the_server_drawn_fallbacks_show(transactional_db, live_server, browser_page, owner,
+                                                            reader, governed):
+    exp, runs = _seed(owner, reader)
+    base = live_server.url
+    context = browser_page.context.browser.new_context(java_script_enabled=False, viewport=DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/accounts/login/")
+        page.fill("#id_username", "reader")
+        page.fill("#id_password", "pw-reader")
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.goto(f"{base}/runs/{runs['baseline'].run_id}/")
+        assert page.locator(".metric-value:has-text('f1')").is_visible()
+        assert page.locator(".metric-chart[data-key=accuracy] svg.sparkline-large polyline").is_visible()
+        assert "4 points, steps 0–3" in page.locator(".metric-chart[data-key=accuracy] figcaption").inner_text()
+        assert not page.locator("[data-chart-axis]").is_visible()  # the step/time switch needs the chart
+        page.screenshot(path=str(SHOTS / "charts-run-nojs.png"))
+        # The experiment chart is bars of the compared runs' latest value, its form a plain GET.
+        page.goto(f"{base}/experiments/{exp.pk}/")
+        page.check(f"input[aria-label='Compare {RUNS[3][0]}']")
+        with page.expect_navigation():
+            page.click("text=Compare selected")
+        assert page.locator(".runs-chart svg.bars rect").count() == 1
+        assert "weak-reg 0.94" in page.locator(".runs-chart figcaption").inner_text()
+        page.select_option("#chart-metric", "loss")
+        with page.expect_navigation():
+            page.click("[data-chart-apply]")
+        assert "Latest loss" in page.locator(".runs-chart figcaption").inner_text()
+        assert page.locator(f"input[aria-label='Compare {RUNS[3][0]}']").is_checked()
+        # Lineage: the picture at its natural size (it scrolls), no zoom buttons.
+        page.goto(f"{base}/runs/{runs['weak-reg'].run_id}/lineage/")
+        assert not page.locator(".lineage-toolbar").is_visible()
+        assert page.locator(".lineage-graph").get_attribute("width") is not None
+        assert page.locator(".lineage-table tbody tr").count() >= 26
+    finally:
+        context.close()
