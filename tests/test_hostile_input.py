@@ -35,7 +35,8 @@ FIELDS = (
     "page_token params properties run_id run_link run_name run_view_type schema_name source source_run_id stage "
     "stages statement status status_message storage_root tags value version version_num view_type timestamp step "
     "start_time end_time user principal path force include_aliases dataset_name dataset_digest q sort direction "
-    "page page_size op depth draft confirm_move versions diff back all next logged_model"
+    "page page_size op depth draft confirm_move versions diff back all next logged_model "
+    "action state creator transitions_need_approval decision"
 ).split()
 
 
