@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from registry import audit
-from registry.approval_selectors import ALIAS_REQUEST_ROUTE, protected_alias_get
+from registry.approval_selectors import ALIAS_REQUEST_ROUTE, protected_alias_get, protected_alias_names
 from registry.events import registry_events
 from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelAlias, ModelVersion
@@ -95,4 +95,15 @@ def refuse_if_protected(model, alias: str) -> None:
             f"Alias '{protected.alias}' of model {model.full_name} is protected: moving or deleting it needs an "
             f"approved alias change request. Open one with {ALIAS_REQUEST_ROUTE} "
             f"(name, alias, version, comment) or with 'Request change' on the model's page."
+        )
+
+
+def refuse_if_version_holds_protected(mv) -> None:
+    """Deleting a version deletes the aliases on it: one that is protected moves first, through a request."""
+    protected = {a.lower() for a in protected_alias_names(mv.model)}
+    held = [a.alias for a in mv.aliases.all() if a.alias.lower() in protected]
+    if held:
+        raise PermissionDenied(
+            f"Version {mv.version} of {mv.model.full_name} carries the protected alias '{held[0]}': deleting it "
+            f"would delete the alias. Move the alias first with an approved request ({ALIAS_REQUEST_ROUTE})."
         )

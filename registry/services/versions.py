@@ -16,6 +16,7 @@ from registry.models.models import Stage, VersionStatus
 from registry.permissions import Action
 from registry.prompts import SOURCE_PLACEHOLDERS, TEMPLATE_MAX_LENGTH, TEXT_TAG
 from registry.selectors import model_get, model_not_found_message, version_get
+from registry.services.aliases import refuse_if_version_holds_protected
 from registry.services.core import authorize, require_text, service
 from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
 from registry.services.tracking_logged_models import logged_model_record_version
@@ -200,6 +201,7 @@ def model_version_apply_stage(*, actor, mv: ModelVersion, stage: str, archive_ex
 def model_version_delete(*, actor, name: str, version) -> None:
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.DELETE, mv.model, not_found_message=model_not_found_message(name))
+    refuse_if_version_holds_protected(mv)
     audit.record(actor=actor, action="model_version.delete", obj=mv, params={"name": mv.model.full_name, "version": mv.version})
     if mv.storage_location == mv.managed_location:  # its own copy (three-level, or uploaded from elsewhere)
         schedule_artifact_cleanup(actor=actor, versions=[mv.managed_location.split(":/", 1)[1]],

@@ -198,3 +198,15 @@ def test_concurrent_approvals_of_competing_requests_move_the_alias_once(governed
     assert states.count(RequestState.APPROVED) == 1 and states.count(RequestState.PENDING) == 9
     approvals = AuditEvent.objects.filter(action="alias_request.approve")
     assert (approvals.filter(outcome="success").count(), approvals.filter(outcome="failed").count()) == (1, 9)
+
+
+@pytest.mark.django_db
+def test_deleting_the_version_of_a_protected_alias_is_refused(iris, owner):
+    from registry.services.versions import model_version_delete
+
+    before = state_fingerprint()
+    with pytest.raises(PermissionDenied) as excinfo:
+        model_version_delete(actor=owner, name=iris, version=1)
+    assert "protected alias 'Champion'" in excinfo.value.message
+    assert state_fingerprint() == before
+    model_version_delete(actor=owner, name=iris, version=2)  # no protected alias on it
