@@ -18,7 +18,8 @@ def _user(user) -> str | None:
     return user.get_username() if user else None
 
 
-def alias_request_json(req: AliasChangeRequest, *, actor=None) -> dict:
+def alias_request_json(req: AliasChangeRequest, *, now=...) -> dict:
+    """The request as the API answers it; `now` (the alias's version, when the caller knows it) for `stale`."""
     body = {
         "id": str(req.pk),
         "name": req.model.full_name,
@@ -36,7 +37,7 @@ def alias_request_json(req: AliasChangeRequest, *, actor=None) -> dict:
         "last_updated_timestamp": ms(req.updated_at),
     }
     if req.state == RequestState.PENDING:
-        body["stale"] = svc.alias_request_staleness(req) or None
+        body["stale"] = svc.alias_request_staleness(req, now=now) or None
     return body
 
 
@@ -68,8 +69,10 @@ class AliasRequests(MlflowView):
         if offset < 0:
             raise InvalidParameter("page_token must be a value returned by a previous call.")
         rows = list(qs[offset:offset + limit + 1])
-        body = {"requests": [alias_request_json(r) for r in rows[:limit]]}
-        if len(rows) > limit:
+        rows, more = rows[:limit], len(rows) > limit
+        now = svc.current_alias_versions(r for r in rows if r.state == RequestState.PENDING)
+        body = {"requests": [alias_request_json(r, now=now.get(r.pk)) for r in rows]}
+        if more:
             body["next_page_token"] = str(offset + limit)
         return Response(body)
 

@@ -24,6 +24,7 @@ from registry.errors import AlreadyExists, InvalidParameter, InvalidState, NotFo
 from registry.events.approval_events import alias_request_event, transition_request_event
 from registry.models import (
     AliasChangeRequest,
+    ModelAlias,
     ApprovalPolicy,
     ModelVersion,
     ProtectedAlias,
@@ -168,15 +169,26 @@ def _decide(req, actor, state: str, comment: str) -> None:
     req.save(update_fields=["state", "decided_by", "decided_at", "decision_comment", "updated_at"])
 
 
-def alias_request_staleness(req: AliasChangeRequest) -> str:
-    """Why the request's alias is no longer where it was when the request was opened ("" when it still is)."""
-    current = alias_lookup(req.model, req.alias).select_related("version").first()
-    now = current.version.version if current else None
+def alias_request_staleness(req: AliasChangeRequest, *, now: int | None | type = ...) -> str:
+    """Why the request's alias is no longer where it was when the request was opened ("" when it still is).
+    `now`: the alias's version as the caller already knows it (see current_alias_versions), else looked up."""
+    if now is ...:
+        current = alias_lookup(req.model, req.alias).select_related("version").first()
+        now = current.version.version if current else None
     if now == req.from_version:
         return ""
     was = f"version {req.from_version}" if req.from_version is not None else "not set"
     is_ = f"version {now}" if now is not None else "not set"
     return f"Alias '{req.alias}' has changed since the request was opened (it was {was}, it is now {is_})"
+
+
+def current_alias_versions(requests) -> dict[int, int | None]:
+    """{request pk: the version its alias is on now} for many requests in one query (a list's staleness). No two
+    aliases of a model differ only in case, so the lower-case name finds the one alias either case rule means."""
+    requests = list(requests)
+    on = {(model_id, alias.lower()): number for model_id, alias, number in ModelAlias.objects.filter(
+        model_id__in={r.model_id for r in requests}).values_list("model_id", "alias", "version__version")}
+    return {r.pk: on.get((r.model_id, r.alias.lower())) for r in requests}
 
 
 @service("alias_request.approve")

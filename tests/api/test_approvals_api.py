@@ -227,3 +227,26 @@ def test_transition_requests_endpoints_and_the_client_refused(mlflow_as, api, ws
         "action", flat=True)) == {"transition_request.create", "transition_request.reject",
                                   "transition_request.approve", "transition_request.cancel"}
     assert RequestState.APPROVED in set(svc.StageTransitionRequest.objects.values_list("state", flat=True))
+
+
+@pytest.mark.django_db
+def test_listing_requests_takes_a_fixed_number_of_queries_and_pages(api, iris, reader, owner,
+                                                                     django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(owner)
+    svc.alias_request_create(actor=reader, name=IRIS, alias="Champion", version=2)
+    with CaptureQueriesContext(connection) as one:
+        client.get(f"{EXPLORER}/alias-requests", {"name": IRIS})
+    for i in range(6):
+        svc.alias_request_create(actor=reader, name=IRIS, alias="Champion", version=2 + i % 2)
+    alias_set(actor=owner, name=IRIS, alias="Champion", version=3)  # all stale now
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        listed = client.get(f"{EXPLORER}/alias-requests", {"name": IRIS}).json()["requests"]
+    assert len(listed) == 7 and all("it is now version 3" in r["stale"] for r in listed)
+    first = client.get(f"{EXPLORER}/alias-requests", {"name": IRIS, "max_results": 4}).json()
+    second = client.get(f"{EXPLORER}/alias-requests", {"name": IRIS, "max_results": 4,
+                                                       "page_token": first["next_page_token"]}).json()
+    assert len(first["requests"]) == 4 and len(second["requests"]) == 3 and "next_page_token" not in second
+    assert {r["id"] for r in first["requests"]}.isdisjoint(r["id"] for r in second["requests"])
