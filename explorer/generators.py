@@ -1,20 +1,22 @@
 """Description generators behind the "Generate" button. `settings.DESCRIPTION_GENERATOR` names a callable
-`(obj, *, actor) -> str` (obj is a RegisteredModel or a ModelVersion); the default works offline and drafts
-from the object's own lasting metadata, as far as `actor` may see it: the signature and the source run's params,
-metrics and datasets. A draft is only a suggestion: the UI saves it only when a person accepts it."""
+`(obj, *, actor) -> str` (obj is a RegisteredModel or a ModelVersion); the default works offline and writes
+a few sentences from the facts `explorer.description_facts` collects as far as `actor` may see them (what it
+predicts, from which inputs, how it was trained and how well it scored). A draft is only a suggestion: the
+UI saves it only when a person accepts it."""
 from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from registry.errors import NotFound
+from explorer.description_facts import NUMERIC, Facts, facts_for
 from registry.generated_descriptions import kind_of, with_generated_note
 from registry.models import ModelVersion, RegisteredModel
-from registry.source_visibility import source_kind
-from registry.tracking_selectors import run_details, run_get
 
 DEFAULT_GENERATOR = "explorer.generators.offline_description"
-_MAX_ROWS = 15
 
 
 def generate_description(obj, *, actor) -> str:
@@ -23,6 +25,40 @@ def generate_description(obj, *, actor) -> str:
     path = getattr(settings, "DESCRIPTION_GENERATOR", "") or DEFAULT_GENERATOR
     generator = import_string(path)
     return with_generated_note(str(generator(obj, actor=actor) or "").strip(), kind_of(obj))
+
+
+CHAT_GENERATOR = "explorer.llm_generator.chat_description"
+
+
+@dataclass
+class Draft:
+    key: str  # "offline", "configured" or "chat"
+    label: str
+    text: str = ""
+    error: str = ""
+
+
+def chat_configured() -> bool:
+    return bool(os.environ.get("DESCRIPTION_LLM_URL") and os.environ.get("DESCRIPTION_LLM_MODEL"))
+
+
+def generate_drafts(obj, *, actor) -> list[Draft]:
+    """The drafts the dialog shows side by side: the offline one (or the generator DESCRIPTION_GENERATOR names),
+    and the chat endpoint's when it is configured. A failing generator is an error in its own draft."""
+    path = getattr(settings, "DESCRIPTION_GENERATOR", "") or DEFAULT_GENERATOR
+    first = DEFAULT_GENERATOR if path == CHAT_GENERATOR else path
+    sources = [Draft("offline", "Offline draft") if first == DEFAULT_GENERATOR else Draft("configured", "Draft")]
+    paths = [first]
+    if path == CHAT_GENERATOR or chat_configured():
+        sources.append(Draft("chat", "Chat endpoint's draft"))
+        paths.append(CHAT_GENERATOR)
+    for draft, generator_path in zip(sources, paths):
+        try:
+            text = str(import_string(generator_path)(obj, actor=actor) or "").strip()
+            draft.text = with_generated_note(text, kind_of(obj))
+        except Exception as exc:  # a remote generator may fail in any way; the dialog must not
+            draft.error = f"The description generator failed: {type(exc).__name__}: {str(exc)[:300]}"
+    return sources
 
 
 def signature_fields(signature, part: str) -> list[dict]:
@@ -45,70 +81,174 @@ def signature_fields(signature, part: str) -> list[dict]:
     return rows
 
 
-def _signature_lines(signature) -> list[str]:
-    lines = []
-    for part, label in (("inputs", "Inputs"), ("outputs", "Outputs")):
-        fields = signature_fields(signature, part)
-        if not fields:
-            continue
-        shown = ", ".join(f"`{f['name']}` ({f['type']})" for f in fields[:_MAX_ROWS])
-        more = f" and {len(fields) - _MAX_ROWS} more" if len(fields) > _MAX_ROWS else ""
-        lines.append(f"- **{label}** ({len(fields)}): {shown}{more}")
-    return lines
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+_NAMED_INPUTS = 6
+_MAX_OTHER_METRICS = 10
+_ARTICLE = {"F1": "an", "R²": "an", "RMSE": "an", "MSE": "an", "MAE": "an", "ROC AUC": "a", "log loss": "a"}
+_EVALUATION_CONTEXTS = ("validation", "eval", "evaluation", "test", "testing")
 
 
-def _run_lines(actor, run_id: str) -> list[str]:
-    """Params, metrics and datasets of the source run, if the actor may read it (never what it may not see). The
-    run itself is not named: the saved text is read by everyone who may read the model, not only by this user."""
-    if not run_id:
-        return []
-    try:
-        run = run_get(actor=actor, run_id=run_id)
-    except NotFound:
-        return []
-    details = run_details([run])[run.pk]
-    lines = []
-    if details.params:
-        lines.append("- **Parameters**: " + ", ".join(
-            f"`{p.key}={p.value[:40]}`" for p in details.params[:_MAX_ROWS]))
-    if details.metrics:
-        lines.append("- **Metrics**: " + ", ".join(
-            f"`{m.key}={'NaN' if m.is_nan else f'{m.value:.4g}'}`" for m in details.metrics[:_MAX_ROWS]))
-    datasets = [i.dataset.name for i in details.inputs]
-    if datasets:
-        lines.append("- **Trained on**: " + ", ".join(f"`{d}`" for d in datasets[:_MAX_ROWS]))
-    return lines
+def _count(n: int, noun: str) -> str:
+    word = _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
+    return f"{word} {noun}" + ("" if n == 1 else "s")
 
 
-# Drafts state only facts that stay true once saved: a version's signature and training run never change. What
-# changes on its own (aliases, tags, how many versions there are, which is the latest) is shown live beside the
-# description instead, and names of other objects (source model, run) are left out: the text is read by every
-# reader of this model, who may not see them, and copied along with the version.
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _number(value: float | None) -> str:
+    return "NaN" if value is None else f"{value:.4g}"
+
+
+def _humanised(class_name: str) -> str:
+    """LogisticRegression -> logistic regression, XGBClassifier -> XGB classifier."""
+    words = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", class_name)
+    return " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in words) or class_name
+
+
+def _inputs_phrase(inputs) -> str:
+    if len(inputs) == 1 and inputs[0].type.startswith("tensor"):
+        return f"a {inputs[0].type} input"
+    kinds = "numeric " if all(f.type in NUMERIC for f in inputs) else ""
+    names = [f"`{f.name}`" for f in inputs[:_NAMED_INPUTS]]
+    if len(inputs) > _NAMED_INPUTS:
+        names.append(f"{len(inputs) - _NAMED_INPUTS} more")
+    return f"{_count(len(inputs), kinds + 'input')}: {_and(names)}"
+
+
+def _what_sentence(facts: Facts) -> str:
+    out = facts.outputs[0] if len(facts.outputs) == 1 else None
+    named = out is not None and not out.name.startswith("[")
+    if facts.task == "classification":
+        target = f"`{out.name}` (a class label)" if named else "a class label"
+    elif facts.task == "regression":
+        target = f"`{out.name}` (a number)" if named else "a number"
+    elif facts.task == "clustering":
+        target = "a cluster for each row"
+    elif out is not None:
+        target = f"`{out.name}` ({out.type})" if named else f"a {out.type} value" if out.type else "a value"
+    elif facts.outputs:
+        target = _and([f"`{f.name}`" for f in facts.outputs[:_NAMED_INPUTS]])
+    else:
+        target = ""
+    lead = {"classification": "A classifier", "regression": "A regression model",
+            "clustering": "A clustering model"}.get(facts.task, "")
+    if target and facts.inputs:
+        sentence = f"predicts {target} from {_inputs_phrase(facts.inputs)}"
+    elif target:
+        sentence = f"predicts {target}"
+    elif facts.inputs:
+        sentence = f"takes {_inputs_phrase(facts.inputs)}"
+    else:
+        return f"{lead}." if lead else ""
+    return f"{lead}: {sentence}." if lead else sentence[0].upper() + sentence[1:] + "."
+
+
+def _dataset_phrase(d) -> str:
+    extra = [f"{d.rows:,} rows" if d.rows != 1 else "1 row"] if d.rows is not None else []
+    if d.source:
+        extra.insert(0, f"from `{d.source}`")
+    return f"`{d.name}`" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _training_sentence(facts: Facts) -> str:
+    if facts.estimator:
+        what = f"a {_humanised(facts.estimator)}"
+    elif facts.flavor:
+        what = f"a {facts.flavor} model"
+    else:
+        what = ""
+    params = [f"`{k}={v}`" for k, v in facts.params.items()]
+    if facts.other_params:
+        params.append(_count(facts.other_params, "other parameter"))
+    trained = [d for d in facts.datasets if d.context.lower() not in _EVALUATION_CONTEXTS]
+    evaluated = [d for d in facts.datasets if d.context.lower() in _EVALUATION_CONTEXTS]
+    if not (what or params or trained or evaluated):
+        return ""
+    sentence = f"Trained as {what}" if what else "Trained"
+    if params:
+        sentence += f" ({_and(params)})" if what else f" with {_and(params)}"
+    if trained:
+        sentence += " on " + _and([_dataset_phrase(d) for d in trained])
+    if evaluated:
+        sentence += (" and" if trained or params or what else "") + " evaluated on " + _and(
+            [_dataset_phrase(d) for d in evaluated])
+    if sentence == "Trained":
+        return ""
+    return sentence + "."
+
+
+def _score_phrase(score) -> str:
+    value = _number(score.value)
+    if score.label in _ARTICLE:
+        return f"{_ARTICLE[score.label]} {score.label} of {value}"
+    return f"{value} {score.label}"
+
+
+def _scores_sentences(facts: Facts) -> list[str]:
+    named = [s for s in facts.scores if s.label]
+    others = [s for s in facts.scores if not s.label]
+    sentences = []
+    if named:
+        groups: dict[str, list] = {}
+        for score in named:
+            groups.setdefault(score.split, []).append(score)
+        parts = []
+        for split, scores in groups.items():
+            phrase = _and([_score_phrase(s) for s in scores])
+            parts.append(f"{phrase} on the {split}" if split else phrase)
+        sentences.append(f"It scored {'; and '.join(parts)}.")
+    if others:
+        shown = [f"`{s.key}={_number(s.value)}`" for s in others[:_MAX_OTHER_METRICS]]
+        if len(others) > _MAX_OTHER_METRICS:
+            shown.append(f"{len(others) - _MAX_OTHER_METRICS} more")
+        label = "Other metrics" if named else "Metrics"
+        sentences.append(f"{label}: {', '.join(shown)}.")
+    return sentences
+
+
+_ORIGIN = {"copy": "It is a copy of another model version.", "logged model": "Registered from a logged model.",
+           "run": "Registered from a training run."}
+
+
+def facts_paragraphs(facts: Facts) -> list[str]:
+    """The facts as a few sentences, in the order a person would say them; empty when there are none."""
+    paragraphs = []
+    what = _what_sentence(facts)
+    if what:
+        paragraphs.append(what)
+    training = " ".join(s for s in [_training_sentence(facts), *_scores_sentences(facts)] if s)
+    if training:
+        paragraphs.append(training)
+    return paragraphs
+
+
+# Drafts state only facts that stay true once saved: a version's signature, its own files and its training run
+# never change. What changes on its own (aliases, tags, how many versions there are, which is the latest) is
+# shown live beside the description instead, and names of other objects (source model, run) are left out: the
+# text is read by every reader of this model, who may not see them, and copied along with the version.
 
 def _version_draft(mv: ModelVersion, actor) -> str:
-    if source_kind(mv) == "copy":
-        opening = "A copy of another model version."
-    elif mv.logged_model_id:
-        opening = "Registered from a logged model."
-    elif mv.run_id:
-        opening = "Registered from a training run."
-    else:
-        opening = "A registered model version."
-    body = _signature_lines(mv.signature) + _run_lines(actor, mv.run_id)
-    return opening + ("\n\n" + "\n".join(body) if body else "")
+    facts = facts_for(mv, actor=actor)
+    paragraphs = facts_paragraphs(facts)
+    origin = _ORIGIN.get(facts.origin, "")
+    if not paragraphs:
+        return origin or "A registered model version."
+    if origin:
+        paragraphs.append(origin)
+    return "\n\n".join(paragraphs)
 
 
 def _model_draft(model: RegisteredModel, actor) -> str:
     kind = "A Unity Catalog model" if model.is_unity_catalog else "A workspace-registry model"
-    versions = ModelVersion.objects.filter(model=model).order_by("-version")
-    described = versions.filter(signature__isnull=False).first() or versions.first()
-    if described is None:
+    facts = facts_for(model, actor=actor)
+    paragraphs = facts_paragraphs(facts)
+    if facts.version is None or not paragraphs:
         return f"{kind}."
     # Pinned to a version number, which always means the same version of this model (unlike "the latest").
-    body = _signature_lines(described.signature) + _run_lines(actor, described.run_id)
-    if not body:
-        return f"{kind}."
-    return f"{kind}. Version {described.version}:\n\n" + "\n".join(body)
+    return f"{kind}. Version {facts.version}:\n\n" + "\n\n".join(paragraphs)
 
 
 def offline_description(obj, *, actor) -> str:

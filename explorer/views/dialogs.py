@@ -21,7 +21,8 @@ from explorer.forms import (
     TagForm,
     add_registry_error,
 )
-from explorer.generators import generate_description
+from explorer.description_facts import facts_for, facts_rows
+from explorer.generators import Draft, chat_configured, generate_drafts
 from explorer.markdown import render_markdown
 from explorer.views.common import dialog_done, render_dialog, require, ui_view
 from explorer.views.model import get_model
@@ -233,28 +234,32 @@ def version_tags_dialog(request: HttpRequest, name: str, version: int) -> HttpRe
 # Descriptions -------------------------------------------------------------------------------------------
 
 def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_url: str, title: str) -> HttpResponse:
-    """States: write (default), preview, draft (a generated text shown for Accept / Edit / Cancel). Only
-    `save` and `accept` change anything."""
+    """States: write (default), preview, draft (the generated drafts side by side, with the facts they were built
+    from, each for Accept / Edit; Cancel). Only `save` and `accept` change anything."""
     op = request.POST.get("op", "") if request.method == "POST" else ""
     form = DescriptionForm(request.POST if op in ("save", "preview", "write") else None,
                            initial={"description": obj.description})
-    state, draft, error = "write", "", ""
+    state, draft, error, drafts = "write", "", "", []
+    verb, _, picked = op.partition(":")
     if op == "generate":
-        try:
-            draft = generate_description(obj, actor=request.user)
-            state = "draft"
-        except Exception as exc:  # a remote generator may fail in any way; the dialog must not
-            error = f"The description generator failed: {type(exc).__name__}: {str(exc)[:300]}"
-    elif op == "edit":
-        form = DescriptionForm(initial={"description": request.POST.get("draft", "")})
-    elif op == "accept":
-        draft = request.POST.get("draft", "")
-        try:
-            save(draft)
-        except RegistryError as exc:
-            state, error = "draft", exc.message
+        drafts = generate_drafts(obj, actor=request.user)
+        state = "draft"
+    elif verb in ("edit", "accept"):
+        # The drafts travel as hidden fields; `op` says which one was picked ("accept" alone: the first).
+        texts, labels = request.POST.getlist("draft"), request.POST.getlist("draft_label")
+        index = int(picked) if picked.isdigit() else 0
+        draft = texts[index] if index < len(texts) else ""
+        if verb == "edit":
+            form = DescriptionForm(initial={"description": draft})
         else:
-            return dialog_done(request, back)
+            try:
+                save(draft)
+            except RegistryError as exc:
+                state, error = "draft", exc.message
+                label = labels[index] if index < len(labels) else "Draft"
+                drafts = [Draft("accepted", label[:100], text=draft)]
+            else:
+                return dialog_done(request, back)
     elif op == "save" and form.is_valid():
         try:
             save(form.cleaned_data["description"])
@@ -265,15 +270,29 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
     elif op == "preview" and form.is_valid():
         state = "preview"
     text = form["description"].value() or ""
-    if op in ("generate", "accept"):
+    if op == "generate" or verb == "accept":
         # What the user had typed travels with the draft, so "Back to my text" (and the unsaved-text warning)
         # can still reach it.
         text = request.POST.get("description", text)
     return render_dialog(request, "explorer/dialogs/description.html", {
-        "object": obj, "form": form, "state": state, "draft": draft, "draft_html": render_markdown(draft),
+        "object": obj, "form": form, "state": state, "drafts": _shown_drafts(drafts),
+        "chat_configured": chat_configured() or any(d.key == "chat" for d in drafts),
+        "built_from": facts_rows(facts_for(obj, actor=request.user)) if state == "draft" else [],
         "preview_html": render_markdown(text) if state == "preview" else "", "text": text,
         "original": obj.description, "error": error, "action_url": action_url,
     }, title=title)
+
+
+def _shown_drafts(drafts: list[Draft]) -> list[dict]:
+    """Drafts for the template; `index` numbers those with a text, in the order of their hidden fields."""
+    shown, index = [], 0
+    for draft in drafts:
+        row = {"key": draft.key, "label": draft.label, "text": draft.text, "error": draft.error, "index": None,
+               "html": render_markdown(draft.text) if draft.text else ""}
+        if draft.text and not draft.error:
+            row["index"], index = index, index + 1
+        shown.append(row)
+    return shown
 
 
 @ui_view

@@ -72,7 +72,7 @@ def test_a_readers_draft_holds_nothing_it_may_not_see(promoted, reader):
 def test_the_owners_draft_uses_the_run_but_names_no_other_object(promoted, owner):
     # The saved text is read by everyone who may read this model: it must not name the source model or run.
     draft = generate_description(promoted["copy"], actor=owner)
-    assert "`depth=7`" in draft and "`accuracy=0.97`" in draft
+    assert "`depth=7`" in draft and "scored 0.97 accuracy" in draft
     _named_nowhere(draft, "staging", promoted["run"].run_id, "train-secret")
 
 
