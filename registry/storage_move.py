@@ -40,8 +40,6 @@ _THREADS = 4
 _BATCH = 64
 _TICK_SECONDS = 0.5
 _DRAIN_TIMEOUT_SECONDS = 900
-# Jobs that write artifacts: the last pass waits until none of them runs (new ones wait for the switch in claim).
-_WRITING_KINDS = (Job.Kind.REGISTER, Job.Kind.COPY, Job.Kind.DELETE_ARTIFACTS, Job.Kind.MIGRATE)
 
 
 class SourceChanged(RuntimeError):
@@ -110,8 +108,9 @@ def _drain(job: Job) -> None:
     deadline = time.monotonic() + _DRAIN_TIMEOUT_SECONDS
     progress(job, message="Pausing writes until every process has seen it")
     while True:
-        busy = Job.objects.filter(state=Job.State.RUNNING, kind__in=_WRITING_KINDS,
-                                  lease_expires_at__gt=timezone.now()).exclude(pk=job.pk).count()
+        # Any other job may write artifacts (new ones wait for the switch in jobs.claim).
+        busy = Job.objects.filter(state=Job.State.RUNNING, lease_expires_at__gt=timezone.now()).exclude(
+            pk=job.pk).count()
         if time.monotonic() >= until and not busy:
             return
         if time.monotonic() > deadline:

@@ -42,7 +42,7 @@ def write(path: str, data: bytes) -> None:
     storage.save_stream(path, io.BytesIO(data), expected_size=len(data))
 
 
-def test_move_copies_every_file_verified_then_switches(fs_store, s3_server, capsys):
+def test_move_copies_every_file_verified_then_switches(fs_store, s3_server, capsys, admin):
     files = {f"0/run{i}/artifacts/model/data-{i}.bin": os.urandom(1000 + i) for i in range(20)}
     files["registry/uid-1/versions/1/MLmodel"] = b"flavors: {}\n"
     for path, data in files.items():
@@ -83,6 +83,16 @@ def test_move_copies_every_file_verified_then_switches(fs_store, s3_server, caps
     assert view.read("0/new/after.txt") == b"after the switch"
     assert not (fs_store / "0/new").exists()
     assert (fs_store / "0/run0/artifacts/model/data-0.bin").read_bytes() == files["0/run0/artifacts/model/data-0.bin"]
+
+    # Admins see the job on the Jobs page ("all jobs": the command line started it) like any other.
+    from django.test import Client
+    from django.urls import reverse
+
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(reverse("explorer:jobs"), {"all": "1"})
+    assert page.status_code == 200 and "move_artifacts" in page.content.decode()
+    assert f"Moved {len(files)} files to {url}" in page.content.decode()
 
     # A second run has nothing to do.
     with pytest.raises(CommandError, match="already"):
