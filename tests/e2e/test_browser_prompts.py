@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.e2e.browser import SHOTS, sign_in
+from tests.e2e.browser import SHOTS, save_and_close, sign_in
 
 pytestmark = pytest.mark.slow
 NAME = "prod.ml_team.summarize_support_ticket"
@@ -98,6 +98,16 @@ def test_prompts_list_page_and_diff(transactional_db, live_server, browser_page,
     problems = _check(page, "grant-dialog", "desktop")
     assert not problems, "\n".join(problems)
     page.keyboard.press("Escape")
+
+    # The aliases dialog is the model's: an alias set on the prompt page shows there after the dialog closes.
+    _load(page, base + pages["prompt"])
+    page.click(f"a[aria-label='Edit aliases of {NAME.rsplit('.', 1)[1]}']")
+    page.wait_for_selector("#modal[open] #id_alias")
+    page.fill("#modal #id_alias", "canary")
+    page.select_option("#modal #id_version", "2")
+    save_and_close(page, "#modal button.primary:has-text('Save alias')")
+    assert page.locator("#version-2 .chip.alias:has-text('@canary')").count() == 1
+    assert page.url == base + pages["prompt"]
 
     # A reader with EXECUTE sees the prompt, not the permission buttons; the other prompt is not listed.
     page.context.clear_cookies()
