@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from registry.errors import InvalidParameter
 
-# MLflow 3.17.2's valid (entity, action) pairs (mlflow.entities.webhook.VALID_ENTITY_ACTIONS). The prompt and
-# budget events are accepted, as MLflow's server accepts them, but this registry has no prompts or budgets.
+# MLflow 3.17.2's valid (entity, action) pairs (mlflow.entities.webhook.VALID_ENTITY_ACTIONS). Prompts send the
+# prompt events (registry.events.registry_events); the budget event is accepted, as MLflow's server accepts it, but
+# this registry has no budgets.
 MLFLOW_EVENTS = (
     "registered_model.created",
     "model_version.created",
