@@ -243,20 +243,24 @@
       }).join("; ");
     }
 
-    function render() {
+    // `changed`: the user changed a control, so the URL records the new state (not on arrival: a link or a
+    // bookmark stays as it was).
+    function render(changed) {
       var ids = ticked();
-      remember(ids);
+      if (changed === true) remember(ids);
       if (param) param.closest(".filter-field").hidden = mode.value !== "scatter";
       var done = mode.value === "scatter" && param ? Promise.resolve(scatter(ids, metric.value, param.value))
         : history(ids, metric.value);
       done.catch(function (e) { box.textContent = ""; failed(box, e.message); });
     }
 
-    [mode, metric, param].forEach(function (el) { if (el) el.addEventListener("change", render); });
-    document.addEventListener("change", function (event) {
-      if (event.target.matches && event.target.matches("input[name=compare]")) render();
+    [mode, metric, param].forEach(function (el) {
+      if (el) el.addEventListener("change", function () { render(true); });
     });
-    render();
+    document.addEventListener("change", function (event) {
+      if (event.target.matches && event.target.matches("input[name=compare]")) render(true);
+    });
+    render(false);
   }
 
   function start() {

@@ -151,6 +151,7 @@ def test_experiment_overlay_scatter_and_column_chooser(transactional_db, live_se
     _load(page, f"{base}/experiments/{exp.pk}/")
     chart = ".runs-chart"
     page.wait_for_selector(f"{chart} canvas")
+    assert page.url == f"{base}/experiments/{exp.pk}/"  # drawing the chart does not rewrite the link you came by
     # Until runs are ticked, the first five on the page are overlaid: one legend entry each.
     labels = page.locator(f"{chart} .u-legend .u-series .u-label").all_inner_texts()
     assert labels[0] == "Step" and len(labels) == 6, labels
