@@ -210,3 +210,37 @@ def test_deleting_the_version_of_a_protected_alias_is_refused(iris, owner):
     assert "protected alias 'Champion'" in excinfo.value.message
     assert state_fingerprint() == before
     model_version_delete(actor=owner, name=iris, version=2)  # no protected alias on it
+
+
+@pytest.mark.django_db
+def test_every_request_and_decision_writes_its_event_in_the_same_transaction(ws, iris, owner, reader, admin,
+                                                                            settings):
+    import json
+
+    from registry.events import names
+    from registry.models import WebhookDelivery
+    from registry.services.webhooks import webhook_create
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    webhook_create(actor=admin, name="all", url="http://127.0.0.1:9/hook",
+                   events=[{"entity": "REGISTERED_MODEL", "action": "CREATED"}],
+                   explorer_events=list(names.APPROVAL_EVENTS))
+    svc.approval_policy_set(actor=owner, name=ws, transitions_need_approval=True)
+    svc.transition_request_create(actor=reader, name=ws, version=1, stage="Staging", comment="try")
+    svc.transition_request_reject(actor=owner, name=ws, version=1, stage="Staging", comment="no")
+    svc.transition_request_create(actor=reader, name=ws, version=1, stage="Staging")
+    svc.transition_request_cancel(actor=reader, name=ws, version=1, stage="Staging")
+    svc.transition_request_create(actor=reader, name=ws, version=1, stage="Staging")
+    svc.transition_request_approve(actor=owner, name=ws, version=1, stage="Staging")
+    req = svc.alias_request_create(actor=reader, name=iris, alias="Champion", version=2)
+    svc.alias_request_cancel(actor=reader, request_id=req.pk)
+    with pytest.raises(InvalidState):  # refused: no event for what did not happen
+        svc.alias_request_approve(actor=owner, request_id=req.pk)
+    rows = list(WebhookDelivery.objects.order_by("id"))
+    assert [d.event for d in rows] == [
+        "transition_request.created", "transition_request.rejected", "transition_request.created",
+        "transition_request.cancelled", "transition_request.created", "transition_request.approved",
+        "alias_change_request.created", "alias_change_request.cancelled"]
+    approved = json.loads(rows[5].body)["data"]
+    assert (approved["name"], approved["version"], approved["to_stage"], approved["decided_by"]) == (
+        ws, "1", "Staging", "owner")
