@@ -86,6 +86,7 @@ ui_patterns = [
          name="service_principal_delete"),
     path("settings/service-principals/<str:application_id>/tokens/<int:token_id>/revoke/",
          principals.service_principal_token_revoke_view, name="service_principal_token_revoke"),
+    path("settings/users/", principals.users, name="users"),
     path("settings/users/<str:username>/", principals.user_page, name="principal_user"),
     path("search/suggest/", search_suggest.suggest, name="search_suggest"),
     path("console/", console.console, name="console"),

@@ -279,6 +279,24 @@ def service_principal_token_revoke_view(request: HttpRequest, application_id: st
 
 # Users -------------------------------------------------------------------------------------------------------
 
+USERS_PAGE = 100
+
+
+@ui_view
+def users(request: HttpRequest) -> HttpResponse:
+    """People (service principals have their own list), with their groups; each links to its principal page."""
+    _admin_only(request)
+    from explorer.views.common import paginate
+
+    people = (User.objects.filter(service_principal__isnull=True).prefetch_related("groups")
+              .order_by(User.USERNAME_FIELD))
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:150]
+    if q:
+        people = people.filter(**{f"{User.USERNAME_FIELD}__icontains": q})
+    return render(request, "explorer/principals/users.html", {
+        "page": paginate(request, people, size=USERS_PAGE), "q": q,
+        "breadcrumbs": _crumbs(("Users", reverse("explorer:users")))})
+
 @ui_view
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
     _admin_only(request)
@@ -289,7 +307,7 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
         return HttpResponseRedirect(reverse("explorer:service_principal", args=[sp.name]))
     return render(request, "explorer/principals/user.html", {
         **_principal_context(request, principal),
-        "breadcrumbs": _crumbs(("Users", ""), (principal.label, reverse("explorer:principal_user", args=[principal.name])))})
+        "breadcrumbs": _crumbs(("Users", reverse("explorer:users")), (principal.label, reverse("explorer:principal_user", args=[principal.name])))})
 
 
 def principal_url(kind: str, name: str) -> str:

@@ -41,7 +41,8 @@ def world(governed, admin, owner, reader):
 
 # Identities pages -----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("url", ["/settings/groups/", "/settings/service-principals/", "/settings/users/admin/"])
+@pytest.mark.parametrize("url", ["/settings/groups/", "/settings/service-principals/", "/settings/users/",
+                                 "/settings/users/admin/"])
 def test_identity_pages_are_404_for_non_admins(client_for, owner, url):
     assert client_for(owner).get(url).status_code == 404
 
@@ -71,6 +72,18 @@ def test_admin_creates_group_adds_service_principal_and_sees_its_reach(client_fo
     assert response.status_code == 302 and Group.objects.get(pk=group.pk).name == "robots"
     browser.post(f"/settings/groups/{group.pk}/delete/")
     assert not Group.objects.filter(pk=group.pk).exists()
+
+
+def test_users_list_people_not_service_principals_and_filters(client_for, admin, owner, reader, team, member):
+    sp = service_principal_create(actor=admin, display_name="ci")
+    page = client_for(admin).get("/settings/users/").content.decode()
+    assert all(f'href="/settings/users/{name}/"' in page for name in ("admin", "owner", "reader", "member"))
+    assert str(sp.application_id) not in page
+    assert f'href="/settings/groups/{team.pk}/">ml_team</a>' in page
+    filtered = client_for(admin).get("/settings/users/", {"q": "rea"}).content.decode()
+    assert 'href="/settings/users/reader/"' in filtered and 'href="/settings/users/owner/"' not in filtered
+    user_page = client_for(admin).get("/settings/users/member/").content.decode()
+    assert "ml_team" in user_page and "What it can reach" in user_page
 
 
 def test_token_is_shown_once_listed_and_revoked(client_for, admin):
