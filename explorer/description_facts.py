@@ -7,10 +7,12 @@ never change. Nothing names another object (no run name or id, no source model),
 by everyone who may read this model. A run the actor may not read contributes nothing."""
 from __future__ import annotations
 
+import io
 import json
 import pickletools
 import posixpath
 import re
+import zipfile
 from dataclasses import asdict, dataclass, field
 
 import yaml
@@ -23,6 +25,7 @@ from registry.tracking_selectors import run_details, run_get
 
 _MAX_MLMODEL_BYTES = 1024 * 1024
 _MAX_PICKLE_BYTES = 64 * 1024
+_MAX_SKOPS_BYTES = 32 * 1024 * 1024  # read whole (a zip's directory is at its end); larger: no estimator named
 _MAX_FIELDS = 50
 
 NUMERIC = {"double", "float", "long", "integer", "int", "int32", "int64", "float32", "float64"}
@@ -165,16 +168,43 @@ def _add_flavor(facts: Facts, mv: ModelVersion) -> None:
     facts.flavor = str(native[0] if native else ("python_function" if flavors else ""))[:40]
     spec = flavors.get("sklearn")
     if isinstance(spec, dict) and isinstance(spec.get("pickled_model"), str):
-        facts.estimator = _pickled_class(posixpath.join(root, spec["pickled_model"]))
+        path = posixpath.join(root, spec["pickled_model"])
+        if spec.get("serialization_format") == "skops":
+            facts.estimator = _skops_class(path)
+        else:
+            facts.estimator = _pickled_class(path)
+
+
+def _skops_class(path: str) -> str:
+    """The top object's class in a skops file (a zip whose schema.json names it), read without loading it."""
+    try:
+        if storage.size(path) > _MAX_SKOPS_BYTES:
+            return ""
+        with storage.open_read(path) as handle:
+            data = handle.read(_MAX_SKOPS_BYTES)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            info = archive.getinfo("schema.json")
+            if info.file_size > _MAX_MLMODEL_BYTES:
+                return ""
+            schema = json.loads(archive.read(info))
+    except (RegistryError, OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return ""
+    name = schema.get("__class__") if isinstance(schema, dict) else None
+    return _class_name(name) if isinstance(name, str) else ""
 
 
 def _pickled_class(path: str) -> str:
-    """The name of the first class a pickle refers to (the estimator, or the pipeline around it)."""
+    """The name of the first class a pickle refers to (the estimator, or the pipeline around it), read with
+    pickletools, which never runs it."""
     try:
         with storage.open_read(path) as handle:
             data = handle.read(_MAX_PICKLE_BYTES)
     except (RegistryError, OSError, ValueError):
         return ""
+    return pickled_class_of(data)
+
+
+def pickled_class_of(data: bytes) -> str:
     strings: list[str] = []
     try:
         for opcode, arg, _pos in pickletools.genops(data):
