@@ -112,6 +112,13 @@ def test_admin_manages_a_service_principal_and_its_group(transactional_db, live_
     problems += _problems(page, "principals-sp-reach-desktop")
     page.set_viewport_size(PHONE)
     problems += _problems(page, "principals-sp-reach-phone")
+    # The lists: service principals and users.
+    for name, path in (("principals-sps", "/settings/service-principals/"), ("principals-users", "/settings/users/")):
+        for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            _load(page, base + path)
+            problems += _problems(page, f"{name}-{size}")
+    assert page.locator("main a", has_text="reader").count() == 1
     assert problems == []
     assert page.errors == []
 
