@@ -8,13 +8,14 @@ from registry.api import urls_comments
 from registry.api import urls_uc_prompts
 
 urlpatterns = [
+    # First: invocations are the hottest path, and a URL is matched against the patterns in order.
+    *urls_serving.urlpatterns,
     *urls_tracking.urlpatterns,
     *urls_registry.urlpatterns,
     *urls_artifacts.urlpatterns,
     *urls_unity_catalog.urlpatterns,
     *urls_lineage.urlpatterns,
     *urls_jobs.urlpatterns,
-    *urls_serving.urlpatterns,
     *urls_serving_endpoints.urlpatterns,
     *urls_webhooks.urlpatterns,
     *urls_remote_registry.urlpatterns,
