@@ -3,6 +3,8 @@
 and a three-level name; who may not is refused or sees nothing; prompts are absent from every models list."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry.models import AuditEvent, ModelAlias, ModelVersion, RegisteredModel
@@ -236,6 +238,11 @@ def test_unity_catalog_client_registers_loads_aliases_tags_and_searches(uc_as_us
     loaded = mlflow.genai.load_prompt(f"prompts:/{name}/1", cache_ttl_seconds=0)
     assert loaded.template == "Summarize: {{text}}" and loaded.commit_message == "first cut"
     assert loaded.format(text="it") == "Summarize: it"
+    # Loaded in a run: the client links the version to the run with a run tag (its UC link call is best-effort).
+    with mlflow.start_run() as run:
+        mlflow.genai.load_prompt(f"prompts:/{name}/1", cache_ttl_seconds=0)
+    linked = json.loads(mlflow.MlflowClient().get_run(run.info.run_id).data.tags["mlflow.linkedPrompts"])
+    assert linked == [{"name": name, "version": "1"}]
     mlflow.genai.set_prompt_alias(name, alias="production", version=2)
     by_alias = mlflow.genai.load_prompt(f"prompts:/{name}@production", cache_ttl_seconds=0)
     assert by_alias.version == 2 and by_alias.format(n=3, text="x") == "Summarize in 3 words: x"
