@@ -28,6 +28,17 @@
 
     var view = { cx: full.x + full.w / 2, cy: full.y + full.h / 2, scale: 1 };
 
+    // The box is as tall as the graph needs at the width it has (a short graph gets a short box), at most 60%
+    // of the window. A height through the CSSOM, which the Content-Security-Policy allows (a style attribute
+    // in the markup it would not).
+    function sizeBox() {
+      var w = picture.clientWidth || 600;
+      var s = Math.max(Math.min(1, w / full.w), MIN_READABLE);
+      var h = Math.max(160, Math.min(full.h * s + 16, window.innerHeight * 0.6, 576));
+      svg.style.height = Math.round(h) + "px";
+    }
+    sizeBox();
+
     function box() { return { w: svg.clientWidth || picture.clientWidth || 600, h: svg.clientHeight || 400 }; }
 
     function apply() {
@@ -170,7 +181,7 @@
     var width = box().w;
     if (window.ResizeObserver) new ResizeObserver(function () {
       var w = box().w;
-      if (Math.abs(w - width) > 2) { width = w; apply(); keepRoot(); apply(); }
+      if (Math.abs(w - width) > 2) { width = w; sizeBox(); apply(); keepRoot(); apply(); }
     }).observe(picture);
 
     first();
