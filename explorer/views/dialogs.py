@@ -248,8 +248,10 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
         # The drafts travel as hidden fields; `op` says which one was picked ("accept" alone: the first).
         texts, labels = request.POST.getlist("draft"), request.POST.getlist("draft_label")
         index = int(picked) if picked.isdigit() else 0
-        draft = texts[index] if index < len(texts) else ""
-        if verb == "edit":
+        draft = texts[index] if index < len(texts) else None
+        if draft is None:
+            pass  # no such draft: the editor again, nothing changed
+        elif verb == "edit":
             form = DescriptionForm(initial={"description": draft})
         else:
             try:
