@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 from registry import permissions
+from registry.change_counter import CountedCache
 from registry.errors import PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, ServingDeployment, ServingEndpoint
 from registry.serving.endpoint_access import Level, endpoint_for
@@ -36,9 +37,21 @@ def _check_models(actor, endpoint: ServingEndpoint) -> None:
                                    f"EXECUTE on model {entity['entity_name']}.")
 
 
-def route(*, actor, name: str, choose=_random.choices) -> Route:
-    """The entity and deployment to forward `actor`'s query of endpoint `name` to. NotFound / PermissionDenied as
-    the endpoint's permissions and the served models' EXECUTE answer; NotReady when no routed entity is READY."""
+@dataclass(frozen=True)
+class _Routes:
+    """What `actor` may query at one endpoint now: the READY entities with traffic, and their weights."""
+
+    endpoint: ServingEndpoint
+    candidates: list[tuple[dict, ServingDeployment]]
+    weights: list[int]
+
+
+# (actor, endpoint name) -> its routes, while nothing they were decided from has changed (the change counter covers
+# endpoints, their grants, deployments, versions, models, grants, users and groups). Refusals are not cached.
+_routes: CountedCache[_Routes] = CountedCache()
+
+
+def _routes_for(actor, name: str) -> _Routes:
     endpoint = endpoint_for(actor, name, Level.CAN_QUERY)
     _check_models(actor, endpoint)
     serving = entities(endpoint.config)
@@ -52,5 +65,13 @@ def route(*, actor, name: str, choose=_random.choices) -> Route:
         if not serving:
             raise NotReady(f"Serving endpoint '{endpoint.name}' is being created and does not answer yet.")
         raise NotReady(f"No served entity of endpoint '{endpoint.name}' is ready to answer; retry in a few seconds.")
-    entity, deployment = choose(candidates, weights=[weights[e["name"]] for e, _ in candidates])[0]
-    return Route(endpoint=endpoint, entity=entity, deployment=deployment)
+    return _Routes(endpoint=endpoint, candidates=candidates, weights=[weights[e["name"]] for e, _ in candidates])
+
+
+def route(*, actor, name: str, choose=_random.choices) -> Route:
+    """The entity and deployment to forward `actor`'s query of endpoint `name` to. NotFound / PermissionDenied as
+    the endpoint's permissions and the served models' EXECUTE answer; NotReady when no routed entity is READY. The
+    choice is made anew for every query; what it chooses from is cached while the registry stands still."""
+    routes = _routes.get_or_compute((actor.pk, name), lambda: _routes_for(actor, name))
+    entity, deployment = choose(routes.candidates, weights=routes.weights)[0]
+    return Route(endpoint=routes.endpoint, entity=entity, deployment=deployment)
