@@ -333,9 +333,10 @@ def facts_rows(facts: Facts) -> list[tuple[str, str]]:
         rows.append((f"Inputs ({len(facts.inputs)})", _listed(facts.inputs)))
     if not facts.inputs and not facts.outputs:
         rows.append(("Signature", "none"))
-    if facts.flavor or facts.estimator:
-        rows.append(("Model files", " · ".join(x for x in (facts.flavor and f"flavor {facts.flavor}",
-                                                             facts.estimator) if x)))
+    if facts.flavor:
+        rows.append(("Flavor", facts.flavor))
+    if facts.estimator:
+        rows.append(("Estimator", facts.estimator))
     if not facts.run_readable:
         rows.append(("Training run", "none you may read: nothing from a run is used"))
         return rows
@@ -352,5 +353,6 @@ def facts_rows(facts: Facts) -> list[tuple[str, str]]:
 
 
 def _listed(fields: list[Field], shown: int = 12) -> str:
-    text = ", ".join(f"{f.name} ({f.type})" if f.type else f.name for f in fields[:shown])
+    names = ["unnamed" if f.name.startswith("[") else f.name for f in fields[:shown]]
+    text = ", ".join(f"{name} ({f.type})" if f.type else name for name, f in zip(names, fields))
     return text + (f" and {len(fields) - shown} more" if len(fields) > shown else "")
