@@ -19,7 +19,6 @@ switches which store those paths name; no version, run or logged model row chang
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import threading
 import time
@@ -33,8 +32,6 @@ from registry import artifact_manifest, audit, storage
 from registry.artifact_manifest import Crc32, Recorded
 from registry.jobs import JobFailed, hold, progress
 from registry.models import ArtifactChecksum, ArtifactStoreSwitch, Job
-
-log = logging.getLogger(__name__)
 
 _THREADS = 4
 _BATCH = 64
