@@ -46,10 +46,10 @@ def _log_classifier() -> tuple[str, str, float]:
     return run.info.run_id, run.info.run_name, accuracy
 
 
-def _bob(mlflow_env):
-    """A consumer who may load prod.ml_team.iris and modify its description, but not read the experiment."""
+def _bob(mlflow_env, name: str = "iris"):
+    """A consumer who may load prod.ml_team.<name> and modify its description, but not read the experiment."""
     bob = mlflow_env["User"].objects.create_user("bob", "bob@example.com", "pw-bob")
-    model = RegisteredModel.objects.get(schema__catalog__name="prod", name="iris")
+    model = RegisteredModel.objects.get(schema__catalog__name="prod", name=name)
     Grant.objects.create(privilege=Privilege.USE_CATALOG, user=bob, catalog=model.schema.catalog)
     Grant.objects.create(privilege=Privilege.USE_SCHEMA, user=bob, schema=model.schema)
     Grant.objects.create(privilege=Privilege.MANAGE, user=bob, model=model)
@@ -77,8 +77,8 @@ def test_a_classifier_is_described_in_sentences_and_a_hidden_run_adds_nothing(ml
                             "`sepal width (cm)`, `petal length (cm)` and `petal width (cm)`.")
     assert ("Trained as a logistic regression (`C=1.0` and `max_iter=300`) on `iris_train` (120 rows) and "
             "evaluated on `iris_val` (30 rows).") in draft
-    assert f"It scored {accuracy:.4g} accuracy and an F1 of 0.9612 on the validation set. Other metrics: `custom_margin=0.5`." \
-        in draft
+    assert (f"It scored {accuracy:.4g} accuracy and an F1 of 0.9612 on the validation set. "
+            "Other metrics: `custom_margin=0.5`.") in draft
     for secret in (run_id, run_name, "alice-private"):
         assert secret not in draft
 
@@ -150,3 +150,9 @@ def test_a_regressor_is_described_with_its_scores(mlflow_env):
                             "`bp`, `s1`, `s2` and 4 more.")
     assert "Trained as a linear regression on `diabetes` (442 rows)." in draft
     assert f"It scored an R² of {r2:.4g} and an RMSE of {rmse:.4g} on the training data." in draft
+
+    # Without the run: still a regression (from the model's own files), with nothing of the run.
+    bob = _bob(mlflow_env, "diabetes")
+    hidden = offline_description(mv, actor=bob)
+    assert hidden == ("A regression model: predicts a number from ten numeric inputs: `age`, `sex`, `bmi`, `bp`, "
+                      "`s1`, `s2` and 4 more.\n\nTrained as a linear regression.\n\nRegistered from a logged model.")
