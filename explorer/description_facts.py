@@ -27,6 +27,7 @@ _MAX_MLMODEL_BYTES = 1024 * 1024
 _MAX_PICKLE_BYTES = 64 * 1024
 _MAX_SKOPS_BYTES = 32 * 1024 * 1024  # read whole (a zip's directory is at its end); larger: no estimator named
 _MAX_FIELDS = 50
+_MAX_CLASSES, _MAX_CLASSES_BYTES = 1000, 256 * 1024
 
 NUMERIC = {"double", "float", "long", "integer", "int", "int32", "int64", "float32", "float64"}
 _CLASS_OUTPUTS = {"long", "integer", "int", "int32", "int64", "string", "boolean", "bool"}
@@ -86,6 +87,7 @@ class Facts:
     task_from: str = ""  # what the task was inferred from
     flavor: str = ""  # e.g. sklearn
     estimator: str = ""  # e.g. LogisticRegression
+    classes: list[str] = field(default_factory=list)  # a classifier's classes, when its files say them
     inputs: list[Field] = field(default_factory=list)
     outputs: list[Field] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)  # key params, in the order to name them
@@ -170,27 +172,50 @@ def _add_flavor(facts: Facts, mv: ModelVersion) -> None:
     if isinstance(spec, dict) and isinstance(spec.get("pickled_model"), str):
         path = posixpath.join(root, spec["pickled_model"])
         if spec.get("serialization_format") == "skops":
-            facts.estimator = _skops_class(path)
+            facts.estimator, facts.classes = _skops_class(path)
         else:
             facts.estimator = _pickled_class(path)
 
 
-def _skops_class(path: str) -> str:
-    """The top object's class in a skops file (a zip whose schema.json names it), read without loading it."""
+def _skops_class(path: str) -> tuple[str, list[str]]:
+    """The top object's class in a skops file (a zip whose schema.json names it) and, for a classifier, its
+    classes (`classes_`, a plain numpy array in the zip), read without loading the model."""
     try:
         if storage.size(path) > _MAX_SKOPS_BYTES:
-            return ""
+            return "", []
         with storage.open_read(path) as handle:
             data = handle.read(_MAX_SKOPS_BYTES)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             info = archive.getinfo("schema.json")
             if info.file_size > _MAX_MLMODEL_BYTES:
-                return ""
+                return "", []
             schema = json.loads(archive.read(info))
+            if not isinstance(schema, dict):
+                return "", []
+            name = schema.get("__class__")
+            return (_class_name(name) if isinstance(name, str) else ""), _skops_classes(archive, schema)
     except (RegistryError, OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return ""
-    name = schema.get("__class__") if isinstance(schema, dict) else None
-    return _class_name(name) if isinstance(name, str) else ""
+        return "", []
+
+
+def _skops_classes(archive: zipfile.ZipFile, schema: dict) -> list[str]:
+    content = schema.get("content")
+    content = content.get("content") if isinstance(content, dict) else None
+    node = content.get("classes_") if isinstance(content, dict) else None
+    if not isinstance(node, dict) or node.get("__loader__") != "NdArrayNode" or not isinstance(node.get("file"), str):
+        return []
+    try:
+        info = archive.getinfo(node["file"])
+        if info.file_size > _MAX_CLASSES_BYTES:
+            return []
+        import numpy
+
+        values = numpy.load(io.BytesIO(archive.read(info)), allow_pickle=False)  # no objects: never runs code
+    except (KeyError, ValueError, OSError, ImportError):
+        return []
+    if values.ndim != 1 or values.dtype.kind not in "biuU" or len(values) > _MAX_CLASSES:
+        return []
+    return [str(v)[:100] for v in values.tolist()]
 
 
 def _pickled_class(path: str) -> str:
@@ -333,6 +358,9 @@ def facts_rows(facts: Facts) -> list[tuple[str, str]]:
         rows.append((f"Inputs ({len(facts.inputs)})", _listed(facts.inputs)))
     if not facts.inputs and not facts.outputs:
         rows.append(("Signature", "none"))
+    if facts.classes:
+        rows.append((f"Classes ({len(facts.classes)})", ", ".join(facts.classes[:20])
+                     + (f" and {len(facts.classes) - 20} more" if len(facts.classes) > 20 else "")))
     if facts.flavor:
         rows.append(("Flavor", facts.flavor))
     if facts.estimator:

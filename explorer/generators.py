@@ -91,7 +91,7 @@ _EVALUATION_CONTEXTS = ("validation", "eval", "evaluation", "test", "testing")
 
 def _count(n: int, noun: str) -> str:
     word = _NUMBER_WORDS[n] if n < len(_NUMBER_WORDS) else str(n)
-    return f"{word} {noun}" + ("" if n == 1 else "s")
+    return f"{word} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
 
 
 def _and(items: list[str]) -> str:
@@ -118,11 +118,28 @@ def _inputs_phrase(inputs) -> str:
     return f"{_count(len(inputs), kinds + 'input')}: {_and(names)}"
 
 
+def _classes_phrase(classes: list[str], name: str) -> str:
+    """What a classifier predicts: "a class label (0–2)", "`species` (one of three classes: `setosa`, …)"."""
+    subject = f"`{name}`" if name else ""
+    if not classes:
+        return f"{subject} (a class label)" if subject else "a class label"
+    numbers = [int(c) for c in classes] if all(re.fullmatch(r"-?\d+", c) for c in classes) else []
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        span = f"{numbers[0]}–{numbers[-1]}"
+        return f"{subject} (a class label, {span})" if subject else f"a class label ({span})"
+    shown = [f"`{c}`" for c in classes[:_NAMED_INPUTS]]
+    if len(classes) > _NAMED_INPUTS:
+        shown.append(f"{len(classes) - _NAMED_INPUTS} more")
+    if subject:
+        return f"{subject} (one of {_count(len(classes), 'class')}: {_and(shown)})"
+    return f"one of {_count(len(classes), 'class')} ({_and(shown)})"
+
+
 def _what_sentence(facts: Facts) -> str:
     out = facts.outputs[0] if len(facts.outputs) == 1 else None
     named = out is not None and not out.name.startswith("[")
     if facts.task == "classification":
-        target = f"`{out.name}` (a class label)" if named else "a class label"
+        target = _classes_phrase(facts.classes, out.name if named else "")
     elif facts.task == "regression":
         target = f"`{out.name}` (a number)" if named else "a number"
     elif facts.task == "clustering":

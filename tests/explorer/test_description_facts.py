@@ -63,7 +63,7 @@ def test_a_classifier_is_described_in_sentences_and_a_hidden_run_adds_nothing(ml
 
     facts = facts_for(mv, actor=alice)
     assert (facts.task, facts.task_from) == ("classification", "the estimator")
-    assert (facts.flavor, facts.estimator) == ("sklearn", "LogisticRegression")
+    assert (facts.flavor, facts.estimator, facts.classes) == ("sklearn", "LogisticRegression", ["0", "1", "2"])
     assert [f.name for f in facts.inputs][:2] == ["sepal length (cm)", "sepal width (cm)"] and len(facts.inputs) == 4
     assert facts.params == {"C": "1.0", "max_iter": "300"}
     assert [(d.name, d.context, d.rows) for d in facts.datasets] == [("iris_train", "training", 120),
@@ -73,7 +73,7 @@ def test_a_classifier_is_described_in_sentences_and_a_hidden_run_adds_nothing(ml
         ("custom_margin", "", "")}
 
     draft = offline_description(mv, actor=alice)
-    assert draft.startswith("A classifier: predicts a class label from four numeric inputs: `sepal length (cm)`, "
+    assert draft.startswith("A classifier: predicts a class label (0–2) from four numeric inputs: `sepal length (cm)`, "
                             "`sepal width (cm)`, `petal length (cm)` and `petal width (cm)`.")
     assert ("Trained as a logistic regression (`C=1.0` and `max_iter=300`) on `iris_train` (120 rows) and "
             "evaluated on `iris_val` (30 rows).") in draft
@@ -84,7 +84,7 @@ def test_a_classifier_is_described_in_sentences_and_a_hidden_run_adds_nothing(ml
 
     # A model's draft says the same of the version it is pinned to.
     model_draft = offline_description(mv.model, actor=alice)
-    assert model_draft.startswith("A Unity Catalog model. Version 1:\n\nA classifier: predicts a class label")
+    assert model_draft.startswith("A Unity Catalog model. Version 1:\n\nA classifier: predicts a class label (0–2)")
 
     # bob may manage the model but not read the run: the version's own files still say what it is, the run adds
     # nothing, and neither the draft, the facts he is shown nor the chat prompt mention it.

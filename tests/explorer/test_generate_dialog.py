@@ -73,6 +73,18 @@ def test_a_draft_says_what_it_knows_and_nothing_more(client_for, owner, governed
     assert offline_description(mv, actor=owner) == "A regression model: predicts a number from one numeric input: `x`."
 
 
+def test_classes_are_named_the_way_a_person_would():
+    from explorer.generators import _classes_phrase
+
+    assert _classes_phrase(["0", "1", "2"], "") == "a class label (0–2)"
+    assert _classes_phrase(["0", "1", "2"], "species") == "`species` (a class label, 0–2)"
+    assert _classes_phrase(["setosa", "versicolor", "virginica"], "species") == \
+        "`species` (one of three classes: `setosa`, `versicolor` and `virginica`)"
+    assert _classes_phrase([str(n) for n in range(0, 20, 2)], "") == (
+        "one of ten classes (`0`, `2`, `4`, `6`, `8`, `10` and 4 more)")
+    assert _classes_phrase([], "") == "a class label"
+
+
 class Estimator:
     pass
 
