@@ -13,6 +13,8 @@ import pickletools
 import posixpath
 import re
 import zipfile
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 
 import yaml
@@ -123,7 +125,33 @@ def described_version(model: RegisteredModel) -> ModelVersion | None:
     return versions.filter(signature__isnull=False).first() or versions.first()
 
 
+_remembered: ContextVar[dict | None] = ContextVar("description_facts", default=None)
+
+
+@contextmanager
+def remembered_facts():
+    """Within it, facts_for collects each object's facts for an actor once: one Generate asks for them up to three
+    times (each draft, and Built from), and reading the model's files is the costly part."""
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def facts_for(obj, *, actor) -> Facts:
+    """The facts about `obj` (a version, or a model's described version) that `actor` may see."""
+    memo = _remembered.get()
+    key = (type(obj).__name__, obj.pk, getattr(actor, "pk", None))
+    if memo is not None and key in memo:
+        return memo[key]
+    facts = _collect(obj, actor)
+    if memo is not None:
+        memo[key] = facts
+    return facts
+
+
+def _collect(obj, actor) -> Facts:
     if isinstance(obj, RegisteredModel):
         mv = described_version(obj)
         facts = Facts(subject="model", version=mv.version if mv else None)

@@ -21,7 +21,7 @@ from explorer.forms import (
     TagForm,
     add_registry_error,
 )
-from explorer.description_facts import facts_for, facts_rows
+from explorer.description_facts import facts_for, facts_rows, remembered_facts
 from explorer.generators import Draft, chat_configured, generate_drafts
 from explorer.markdown import render_markdown
 from explorer.views.common import dialog_done, render_dialog, require, ui_view
@@ -241,8 +241,11 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
                            initial={"description": obj.description})
     state, draft, error, drafts = "write", "", "", []
     verb, _, picked = op.partition(":")
+    built_from = []
     if op == "generate":
-        drafts = generate_drafts(obj, actor=request.user)
+        with remembered_facts():
+            drafts = generate_drafts(obj, actor=request.user)
+            built_from = facts_rows(facts_for(obj, actor=request.user))
         state = "draft"
     elif verb in ("edit", "accept"):
         # The drafts travel as hidden fields; `op` says which one was picked ("accept" alone: the first).
@@ -260,6 +263,7 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
                 state, error = "draft", exc.message
                 label = labels[index] if index < len(labels) else "Draft"
                 drafts = [Draft("accepted", label[:100], text=draft)]
+                built_from = facts_rows(facts_for(obj, actor=request.user))
             else:
                 return dialog_done(request, back)
     elif op == "save" and form.is_valid():
@@ -279,7 +283,7 @@ def _description_dialog(request: HttpRequest, *, obj, save, back: str, action_ur
     return render_dialog(request, "explorer/dialogs/description.html", {
         "object": obj, "form": form, "state": state, "drafts": _shown_drafts(drafts),
         "chat_configured": chat_configured() or any(d.key == "chat" for d in drafts),
-        "built_from": facts_rows(facts_for(obj, actor=request.user)) if state == "draft" else [],
+        "built_from": built_from,
         "preview_html": render_markdown(text) if state == "preview" else "", "text": text,
         "original": obj.description, "error": error, "action_url": action_url,
     }, title=title)
