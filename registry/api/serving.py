@@ -10,13 +10,15 @@ process of the version's pool and its answer returned. Every refusal is JSON `{e
 from __future__ import annotations
 
 from django.http import HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.permissions import IsAuthenticated
+from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry.api.base import param
-from registry.api.errors import error_body
+from registry.api.errors import error_body, exception_handler
 from registry.authentication import TokenAuthentication
 from registry.errors import InvalidParameter
 from registry.models import ModelVersion, ServingDeployment
@@ -75,14 +77,18 @@ def unknown_model_path(request) -> JsonResponse:
                                    "/model/<name>/<version|stage|alias>/invocations."), status=404)
 
 
-class InvocationBaseView(APIView):
+@method_decorator(csrf_exempt, name="dispatch")  # token clients send no CSRF token; this view changes nothing
+class InvocationBaseView(View):
     """What both invocation doors share: token authentication only, the body read here (bounded) and scored by
-    registry.serving.invocation; a subclass resolves its target and names what answered."""
+    registry.serving.invocation; a subclass resolves its target and names what answered.
 
-    authentication_classes = [TokenAuthentication]  # services call with tokens; no session, so no CSRF
-    permission_classes = [IsAuthenticated]
-    parser_classes: list = []  # the body is read here, bounded, never by a parser
+    A plain Django view, not DRF's APIView: an invocation uses none of DRF's parsing, negotiation or rendering, and
+    with the token and the target cached they were a noticeable part of what is left. Refusals go through the API's
+    exception handler (registry.api.errors), so they are the same `{error_code, message}` answers as elsewhere."""
+
+    http_method_names = ["post"]
     streams_request_body = True  # RequestGuardMiddleware leaves the (possibly chunked) body to this view
+    authentication = TokenAuthentication()
 
     def resolve(self, request, **kwargs) -> tuple[ServingDeployment, ModelVersion, dict[str, str]]:
         """(deployment, version, headers naming what answers) for this request; NotFound / NotReady raise."""
@@ -91,22 +97,46 @@ class InvocationBaseView(APIView):
     def answered(self, scored: invocation.Scored) -> None:
         """Called after the model answered (endpoints count requests here)."""
 
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return _refused(drf_exceptions.MethodNotAllowed(request.method))
+
     def post(self, request, **kwargs):
-        raw = request._request
         try:
+            authenticated = self.authentication.authenticate(request)
+            if authenticated is None:
+                raise drf_exceptions.NotAuthenticated()
+            request.user = authenticated[0]
             deployment, version, headers = self.resolve(request, **kwargs)
-            scored = invocation.score(deployment, version, content_type=raw.META.get("CONTENT_TYPE", ""),
-                                      read_body=lambda: protocol.read_payload(raw),
-                                      content_encoding=raw.META.get("HTTP_CONTENT_ENCODING", ""))
+            scored = invocation.score(deployment, version, content_type=request.META.get("CONTENT_TYPE", ""),
+                                      read_body=lambda: protocol.read_payload(request),
+                                      content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""))
         except (protocol.ProtocolError, NotReady) as exc:
             status, envelope, headers = invocation.refusal(exc)
             response = JsonResponse(envelope, status=status)
+        except Exception as exc:  # noqa: BLE001 - what the API's handler answers (401, 404, 429, ...) or re-raised
+            return _refused(exc)
         else:
             response = HttpResponse(scored.body, status=scored.status, content_type=scored.content_type)
             self.answered(scored)
         for header, value in headers.items():
             response[header] = value
         return response
+
+
+_PASSED_HEADERS = ("WWW-Authenticate", "Retry-After")
+
+
+def _refused(exc: Exception) -> JsonResponse:
+    """The API's answer to `exc` (registry.api.errors.exception_handler) as a plain JSON response; anything that
+    handler does not answer is raised again (and becomes the JSON 500 of the error middleware)."""
+    answer = exception_handler(exc, {})
+    if answer is None:
+        raise exc
+    response = JsonResponse(answer.data, status=answer.status_code)
+    for header in _PASSED_HEADERS:
+        if answer.has_header(header):
+            response[header] = answer[header]
+    return response
 
 
 class InvocationView(InvocationBaseView):
