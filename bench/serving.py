@@ -5,8 +5,8 @@ machine, in the same run. Load comes from a second process: N keep-alive connect
 request when the previous one answered, for a fixed time; the two servers are measured in alternating rounds so
 both see the same machine.
 
-    .venv/bin/python bench/serving.py [--seconds 20] [--connections 8] [--rounds 4] [--web-workers 2] [--model-workers 2]
-                                      [--web-threads 1] [--load wrk|python]
+    .venv/bin/python bench/serving.py [--seconds 20] [--connections 8] [--rounds 4] [--web-workers 3] [--web-threads 8]
+                                      [--model-workers 2] [--load wrk|python]
 
 The load comes from wrk when it is installed (`apt-get install wrk`), else from a Python client; besides
 throughput and latency it prints the CPU time each server's processes spent per request, which stays comparable
@@ -213,9 +213,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="per round and server")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--model-workers", type=int, default=2)
-    parser.add_argument("--web-threads", type=int, default=1, help="gunicorn threads per web worker (WEB_THREADS)")
+    # Defaults: the setting docs/benchmarks.md recommends for serving on this 2-core machine.
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn workers (WEB_CONCURRENCY)")
+    parser.add_argument("--model-workers", type=int, default=2, help="model processes of the served version")
+    parser.add_argument("--web-threads", type=int, default=8, help="gunicorn threads per web worker (WEB_THREADS)")
     parser.add_argument("--load", choices=("python", "wrk"), default="wrk" if shutil.which("wrk") else "python",
                         help="the load generator: wrk (Debian's package) when installed, else a Python client")
     args = parser.parse_args()
