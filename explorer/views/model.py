@@ -16,7 +16,7 @@ from explorer.views.versions_table import ANY_ALIAS, STATUSES, filter_versions, 
 from registry import selectors
 from registry.errors import InvalidParameter, NotFound
 from registry.migration_selectors import describe_upgrade_events, model_upgrade, upgrade_possible
-from registry.models import AuditEvent, ModelVersion, ModelVersionTag, RegisteredModel
+from registry.models import AuditEvent, ModelVersion, ModelVersionTag, RegisteredModel, Run
 from registry.permissions import Action, abilities
 from registry.source_visibility import attach_provenance, mask_version_events
 
@@ -76,6 +76,12 @@ def model_overview(request: HttpRequest, name: str) -> HttpResponse:
     page = paginate(request, versions.select_related("created_by").prefetch_related("tags"), size=size)
     aliases = selectors.aliases_by_version(model)
     listed = attach_provenance(actor=request.user, versions=page.object_list)  # sources as this user may see them
+    # Source runs by name, only those the provenance shows (a run this user may not read has no id there).
+    shown_runs = {mv.provenance.run_id for mv in listed if mv.provenance.run_id}
+    run_names = dict(Run.objects.filter(run_id__in=shown_runs).values_list("run_id", "name")) if shown_runs else {}
+    for mv in listed:  # None: not a run of this deployment (registered from another one), shown by id, unlinked
+        run_id = mv.provenance.run_id
+        mv.source_run_label = (run_names[run_id] or run_id) if run_id in run_names else None
     rows = [(mv, aliases.get(mv.version, [])) for mv in listed]
     alias_count = sum(len(v) for v in aliases.values())
     context = model_context(request, model, "explorer:model")

@@ -104,3 +104,20 @@ def test_compare_picker_reaches_every_version_by_number(client_for, reader, big_
     assert response.status_code == 200
     assert [c for c in ("Version 300", "Version 3", "Version 12") if c in response.content.decode()] == [
         "Version 300", "Version 3", "Version 12"]
+
+
+def test_source_run_is_its_name_linked_with_the_id_on_hover(client_for, owner, reader, iris):
+    from registry.models import Run
+    from registry.services.tracking import experiment_create
+
+    mv = iris.versions.get(version=1)
+    Run.objects.filter(run_id=mv.run_id).update(name="bright-owl-7")
+    html = client_for(owner).get("/models/prod.ml_team.iris/").content.decode()
+    assert f'<a href="/runs/{mv.run_id}/" title="Run {mv.run_id}">bright-owl-7</a>' in html
+    assert f'href="/runs/{mv.run_id}/"' in client_for(reader).get("/models/prod.ml_team.iris/").content.decode()
+    # In an experiment `reader` may not read, the run is neither named nor linked.
+    private = experiment_create(actor=owner, name="private-training")
+    Run.objects.filter(run_id=mv.run_id).update(experiment=private)
+    body = client_for(reader).get("/models/prod.ml_team.iris/").content.decode()
+    assert 'id="version-1"' in body
+    assert "bright-owl-7" not in body and f'href="/runs/{mv.run_id}/"' not in body
