@@ -6,6 +6,8 @@ from datetime import datetime, timezone as dt_timezone
 from urllib.parse import urlencode
 
 from django import template
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.urls import reverse
 
 from explorer.markdown import first_line, plain_excerpt, render_markdown
@@ -47,6 +49,14 @@ def markdown_filter(source):
 def plain_excerpt_filter(source, limit=200):
     """Markdown as one line of plain text (no `**`, backticks or link syntax), for search results."""
     return plain_excerpt(source, int(limit))
+
+
+@register.filter(name="break_at_dots")
+def break_at_dots(name) -> str:
+    """A dotted full name (`catalog.schema.model`) that a narrow box breaks after a dot rather than mid-word: the
+    name escaped, with a word-break opportunity after each dot."""
+    return mark_safe("<wbr>".join(conditional_escape(part) + "." for part in str(name).split("."))[:-1]) \
+        if "." in str(name) else conditional_escape(name)
 
 
 @register.filter(name="first_line")

@@ -121,3 +121,12 @@ def test_source_run_is_its_name_linked_with_the_id_on_hover(client_for, owner, r
     body = client_for(reader).get("/models/prod.ml_team.iris/").content.decode()
     assert 'id="version-1"' in body
     assert "bright-owl-7" not in body and f'href="/runs/{mv.run_id}/"' not in body
+
+
+def test_long_full_names_break_after_their_dots(client_for, reader, iris):
+    from explorer.templatetags.explorer_tags import break_at_dots
+
+    html = client_for(reader).get("/models/prod.ml_team.iris/").content.decode()
+    assert "<h1>prod.<wbr>ml_team.<wbr>iris</h1>" in html
+    assert break_at_dots("<b>.x&y") == "&lt;b&gt;.<wbr>x&amp;y"
+    assert break_at_dots("iris ws") == "iris ws"
