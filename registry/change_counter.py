@@ -13,6 +13,7 @@ What it saves: an invocation or a token-authenticated API call reads one row ins
 the ORM queries that resolve the token, the model, the reference and the deployment."""
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from collections import OrderedDict
@@ -22,13 +23,50 @@ from typing import Generic, TypeVar
 from django.db import connection
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 _SELECT = "SELECT value FROM registry_changecounter WHERE id = 1"
+_triggers_in_place: bool | None = None  # checked once per process (and again after a migrate)
+
+
+def triggers_in_place() -> bool:
+    """Whether every trigger of registry.change_counter_triggers is installed. Fewer (a restore that dropped them, a
+    hand-made schema) and a cache could outlive a revocation, so then nothing is cached at all."""
+    global _triggers_in_place
+    if _triggers_in_place is None:
+        from django.contrib.auth import get_user_model  # late: this module loads while the app registry does
+
+        from registry.change_counter_triggers import expected_count
+
+        queries = {"postgresql": "SELECT count(*) FROM pg_trigger WHERE tgname IN ('change_counter', "
+                                 "'change_counter_truncate')",
+                   "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                             "AND name LIKE 'change_counter_%'"}
+        query = queries.get(connection.vendor)
+        expected = expected_count(connection.vendor, get_user_model()._meta.db_table)
+        if query is None:
+            _triggers_in_place = False
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(query)
+                found = cursor.fetchone()[0]
+            _triggers_in_place = found >= expected
+            if not _triggers_in_place:
+                log.warning("change counter: %s of %s triggers in place; token and invocation caches are off",
+                            found, expected)
+    return _triggers_in_place
+
+
+def forget_trigger_check() -> None:
+    global _triggers_in_place
+    _triggers_in_place = None
 
 
 def current() -> int | None:
     """The counter's value now, or None where there is none (nothing may then be cached)."""
+    if not triggers_in_place():
+        return None
     with connection.cursor() as cursor:
         cursor.execute(_SELECT)
         row = cursor.fetchone()

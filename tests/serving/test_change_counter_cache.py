@@ -116,3 +116,22 @@ def test_cached_targets_follow_grants_aliases_and_deployments(api, models, owner
     grant_remove(actor=owner, securable=models[WS], principal=reader, privilege="EXECUTE")
     response = invoke(client, WS, "1", payload)
     assert response.status_code == 404, response.content
+
+
+def test_without_all_its_triggers_nothing_is_cached(db, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(change_counter, "_triggers_in_place", None)
+    assert change_counter.triggers_in_place() and change_counter.current() is not None
+    monkeypatch.setattr(change_counter, "_triggers_in_place", None)
+    with connection.cursor() as cursor:  # inside the test's transaction: rolled back after it
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER change_counter ON registry_grant")
+        else:
+            cursor.execute("DROP TRIGGER change_counter_registry_grant_insert")
+    assert change_counter.current() is None  # a grant could change unseen: no value, so no cache
+    calls = []
+    cache = change_counter.CountedCache()
+    for _ in range(2):
+        cache.get_or_compute("key", lambda: calls.append(1) or "value")
+    assert len(calls) == 2
