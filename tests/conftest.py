@@ -73,16 +73,20 @@ def _fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _mlflow_uris_do_not_leak():
     """A test that points the mlflow client's global tracking or registry URI at its own server (set_tracking_uri,
-    set_registry_uri: module globals, and copied into the environment) must not send a later test's client there,
-    a server long gone: both are put back after each test."""
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    set_registry_uri: module globals, and copied into the environment) or sets its active experiment must not send
+    a later test's client there, a server long gone: all are put back after each test."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
     saved = {name: os.environ.get(name) for name in names}
     yield
     if "mlflow" in sys.modules:
         import mlflow
+        from mlflow.tracking import fluent
 
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
+        # set_experiment's choice too (a module global, and MLFLOW_EXPERIMENT_ID): the next test's server has no
+        # experiment of that id, and its start_run() would fail against it.
+        fluent._active_experiment_id = None
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
