@@ -1,7 +1,7 @@
 """Run one fixed MLflow client workload against the explorer and a reference `mlflow server` on the same
 database engine, in one run, and print operations per second for both and their ratio.
 
-    python bench/mlflow_workload.py [--n 100] [--mlflow-venv var/bench-venv]
+    python bench/mlflow_workload.py [--n 100] [--engine postgresql|sqlite] [--mlflow-venv var/bench-venv]
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust auth), Redis on 127.0.0.1:6379, and a virtualenv with the full
 `mlflow` package (the server) at --mlflow-venv: `python3 -m venv var/bench-venv &&
@@ -46,13 +46,17 @@ def _wait_http(url: str, timeout: float = 90) -> None:
     raise SystemExit(f"server at {url} did not come up")
 
 
-def start_reference(venv: Path, port: int, workdir: Path) -> subprocess.Popen:
-    _fresh_db("bench_reference")
+def start_reference(venv: Path, port: int, workdir: Path, engine: str) -> subprocess.Popen:
+    if engine == "postgresql":
+        _fresh_db("bench_reference")
+        store = "postgresql+psycopg2://postgres@127.0.0.1:5432/bench_reference"
+    else:
+        store = f"sqlite:///{workdir / 'reference.sqlite3'}"
     artifacts = workdir / "ref-artifacts"
     artifacts.mkdir()
     proc = subprocess.Popen(
         [str(venv / "bin" / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"postgresql+psycopg2://postgres@127.0.0.1:5432/bench_reference", "--artifacts-destination", str(artifacts),
+         "--backend-store-uri", store, "--artifacts-destination", str(artifacts),
          "--workers", "2"],
         stdout=open(workdir / "reference.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -60,12 +64,14 @@ def start_reference(venv: Path, port: int, workdir: Path) -> subprocess.Popen:
     return proc
 
 
-def start_explorer(port: int, workdir: Path) -> tuple[list[subprocess.Popen], str]:
-    _fresh_db("bench_explorer")
-    env = dict(os.environ, DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/bench_explorer",
-               CELERY_BROKER_URL="redis://127.0.0.1:6379/9", VAR_DIR=str(workdir / "explorer-var"),
+def start_explorer(port: int, workdir: Path, engine: str) -> tuple[list[subprocess.Popen], str]:
+    env = dict(os.environ, CELERY_BROKER_URL="redis://127.0.0.1:6379/9", VAR_DIR=str(workdir / "explorer-var"),
                PORT=str(port), WEB_CONCURRENCY="2", ADMIN_USERNAME="bench", ADMIN_PASSWORD="bench-password",
                CELERY_QUEUE="bench")
+    env.pop("DATABASE_URL", None)  # SQLite under VAR_DIR, the quick start's default
+    if engine == "postgresql":
+        _fresh_db("bench_explorer")
+        env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/bench_explorer"
     subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PY, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PY, "manage.py", "ensure_admin"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -137,11 +143,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--engine", choices=["postgresql", "sqlite"], default="postgresql",
+                        help="the database of both servers")
     parser.add_argument("--mlflow-venv", default=str(ROOT / "var" / "bench-venv"))
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
-    ref = start_reference(Path(args.mlflow_venv), 5055, workdir)
-    explorer, token = start_explorer(8055, workdir)
+    ref = start_reference(Path(args.mlflow_venv), 5055, workdir, args.engine)
+    explorer, token = start_explorer(8055, workdir, args.engine)
     try:
         results = {"reference": [], "explorer": []}
         for _ in range(args.rounds):
@@ -151,7 +159,7 @@ def main() -> None:
         stop(ref)
         for proc in explorer:
             stop(proc)
-    print(f"workload: N={args.n} workspace-registry versions of one model, mlflow client 3.17, PostgreSQL for both")
+    print(f"workload: N={args.n} workspace-registry versions of one model, mlflow client 3.17, {args.engine} for both")
     print(f"{'operation':<22}{'reference ops/s':>17}{'explorer ops/s':>17}{'ratio':>8}")
     for op in results["reference"][0]:
         ref_ops = statistics.median(r[op] for r in results["reference"])

@@ -372,8 +372,10 @@ def _privileges_held(actor, obj: Model, securables: dict[str, Model]) -> dict[st
     chain): from the `held_privileges` annotation when the lookup added it (`first_allowed`), else one query."""
     # The annotation holds the grants of the actor it was made for (first_allowed): another actor's check of the
     # same row must not read them.
-    held = getattr(obj, _HELD, None) if getattr(obj, _HELD_FOR, None) == actor.pk else None
-    if held is None:
+    # A NULL annotation means "no grants", not "not annotated": only a missing annotation costs a query.
+    annotated = getattr(obj, _HELD_FOR, None) == actor.pk
+    held = getattr(obj, _HELD, None) if annotated else None
+    if not annotated:
         sql, params = _held_sql(actor, type(obj))
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT {sql} FROM {connection.ops.quote_name(type(obj)._meta.db_table)} WHERE id = %s",

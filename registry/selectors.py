@@ -10,6 +10,7 @@ from registry.errors import AlreadyExists, InvalidParameter, NotFound
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
 from registry.names import parse_model_name, parse_schema_name, validate_alias_syntax, validate_uc_part
 from registry.permissions import Action
+from registry.source_visibility import annotate_provenance, keep_provenance_row
 
 
 class NotVisible(NotFound):
@@ -42,7 +43,7 @@ def schema_list_visible(*, actor, catalog: Catalog | None = None) -> QuerySet[Sc
 
 def model_list_visible(*, actor, schema: Schema | None = None, kind: str | None = None) -> QuerySet[RegisteredModel]:
     """`kind`: only models ("model") or only prompts ("prompt"); None for both (what MLflow's API searches)."""
-    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group")
+    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group", "created_by")
     if schema is not None:
         qs = qs.filter(schema=schema)
     if kind is not None:
@@ -74,7 +75,7 @@ def schema_get(*, actor, full_name: str) -> Schema:
 def model_lookup(name: str) -> QuerySet[RegisteredModel]:
     """All models answering to `name` (at most one), before any visibility rule."""
     parsed = parse_model_name(name)
-    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group")
+    qs = RegisteredModel.objects.select_related("schema__catalog", "owner_user", "owner_group", "created_by")
     if parsed.is_unity_catalog:
         return qs.filter(schema__catalog__name=parsed.catalog, schema__name=parsed.schema, name=parsed.name)
     return qs.filter(schema__isnull=True, name=parsed.name)
@@ -103,13 +104,18 @@ def parse_version_number(version) -> int:
     return number
 
 
-def version_get(*, actor, name: str, version) -> ModelVersion:
+def version_get(*, actor, name: str, version, with_provenance: bool = False) -> ModelVersion:
+    """`with_provenance`: what `actor` may see of the version's sources comes with the row (for an adapter that
+    shows them: `attach_provenance` then needs no query of its own)."""
     number = parse_version_number(version)
     model = model_get(actor=actor, name=name)
-    mv = ModelVersion.objects.select_related("model__schema__catalog").filter(model=model, version=number).first()
+    # The model is at hand (with its chain): joining it again would cost more to compile than to run.
+    qs = ModelVersion.objects.select_related("created_by").filter(model=model, version=number)
+    mv = (annotate_provenance(actor, qs) if with_provenance else qs).first()
     if mv is None:
         raise NotFound(version_not_found_message(name, number))
-    return mv
+    mv.model = model
+    return keep_provenance_row(actor, mv, mv)
 
 
 # Aliases and case, the one rule: no two aliases of a model differ only in case (a database constraint holds it).
@@ -142,13 +148,19 @@ def alias_to_set(model: RegisteredModel, alias: str) -> ModelAlias | None:
     return found
 
 
-def version_get_by_alias(*, actor, name: str, alias: str) -> ModelVersion:
+class AliasNotFound(NotFound):
+    """The model exists (and the actor may see it) but has no such alias: MLflow answers this differently."""
+
+
+def version_get_by_alias(*, actor, name: str, alias: str, with_provenance: bool = False) -> ModelVersion:
     model = model_get(actor=actor, name=name)
     alias = validate_alias_syntax(alias)
-    found = alias_lookup(model, alias).select_related("version__model__schema__catalog").first()
+    qs = alias_lookup(model, alias).select_related("version__created_by")
+    found = (annotate_provenance(actor, qs, prefix="version__") if with_provenance else qs).first()
     if found is None:
-        raise NotFound(f"Registered model alias {alias} not found.")
-    return found.version
+        raise AliasNotFound(f"Registered model alias {alias} not found.")
+    found.version.model = model
+    return keep_provenance_row(actor, found, found.version)
 
 
 def aliases_by_version(model: RegisteredModel) -> dict[int, list[str]]:

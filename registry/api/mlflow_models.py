@@ -11,7 +11,7 @@ from registry.api.registry_serializers import (
     registered_model_json,
     tags_param,
 )
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter
 from registry.models import RegisteredModel
 from registry.models.models import Stage
 from registry.services.aliases import alias_delete, alias_set
@@ -31,7 +31,7 @@ def _name(params: dict, key: str = "name") -> str:
 
 
 def _model_body(actor, model: RegisteredModel) -> dict:
-    search.load_model_details([model])
+    search.load_model_details([model], provenance_for=actor)
     load_provenance(actor=actor, models=[model])
     return {"registered_model": registered_model_json(model)}
 
@@ -81,6 +81,7 @@ class SearchRegisteredModels(MlflowView):
             max_results=max_results_param(p, default=search.MODELS_MAX_RESULTS_DEFAULT,
                                           limit=search.MODELS_MAX_RESULTS_LIMIT),
             page_token=param(p, "page_token", default=None),
+            with_provenance=True,
         )
         load_provenance(actor=request.user, models=page.items)
         body = {"registered_models": [registered_model_json(m) for m in page.items]}
@@ -108,7 +109,7 @@ class GetLatestVersions(MlflowView):
                 f"Model stages are not supported for Unity Catalog models such as {model.full_name}: load a version "
                 f"by alias instead, for example models:/{model.full_name}@Champion."
             )
-        latest = search.latest_versions_by_model([model])[model.pk]
+        latest = search.latest_versions_by_model([model], provenance_for=request.user)[model.pk]
         search.load_version_details(latest)
         load_provenance(actor=request.user, versions=latest)
         return ok({"model_versions": [model_version_json(mv) for mv in latest if not wanted or mv.current_stage in wanted]})
@@ -148,10 +149,9 @@ class RegisteredModelAlias(MlflowView):
     def get(self, request):
         p = self.params(request)
         name, alias = _name(p), param(p, "alias", required=True)
-        selectors.model_get(actor=request.user, name=name)  # an unknown model is 404
-        try:
-            mv = selectors.version_get_by_alias(actor=request.user, name=name, alias=alias)
-        except NotFound as exc:
+        try:  # an unknown model is 404
+            mv = selectors.version_get_by_alias(actor=request.user, name=name, alias=alias, with_provenance=True)
+        except selectors.AliasNotFound as exc:
             # An MLflow server answers an unknown alias of a known model with 400 INVALID_PARAMETER_VALUE.
             raise InvalidParameter(exc.message) from None
         search.load_version_details([mv])

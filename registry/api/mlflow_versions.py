@@ -48,7 +48,8 @@ class CreateModelVersion(MlflowView):
 class GetModelVersion(MlflowView):
     def get(self, request):
         name, version = _name_version(self.params(request))
-        return ok(_version_body(request.user, selectors.version_get(actor=request.user, name=name, version=version)))
+        return ok(_version_body(request.user, selectors.version_get(actor=request.user, name=name, version=version,
+                                                                          with_provenance=True)))
 
 
 class UpdateModelVersion(MlflowView):

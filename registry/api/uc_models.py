@@ -135,7 +135,8 @@ class VersionListView(APIView):
 
 class VersionDetailView(APIView):
     def get(self, request, full_name: str, version: str):
-        return _version(request, version_get(actor=request.user, name=uc_name(full_name), version=version))
+        return _version(request, version_get(actor=request.user, name=uc_name(full_name), version=version,
+                                             with_provenance=True))
 
     def patch(self, request, full_name: str, version: str):
         body = body_of(request)
@@ -162,7 +163,8 @@ class VersionFinalizeView(APIView):
 
 class AliasView(APIView):
     def get(self, request, full_name: str, alias: str):
-        return _version(request, version_get_by_alias(actor=request.user, name=uc_name(full_name), alias=alias))
+        return _version(request, version_get_by_alias(actor=request.user, name=uc_name(full_name), alias=alias,
+                                                       with_provenance=True))
 
     def put(self, request, full_name: str, alias: str):
         body = body_of(request)

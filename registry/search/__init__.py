@@ -1,15 +1,14 @@
 """Search registered models and model versions with MLflow's filter grammar, order_by and page tokens.
 
-Everything runs in SQL on top of what the actor may see (`permissions.restrict`), so results, pages and
-"is there another page" never reveal a model the actor may not read."""
+Everything runs in SQL on top of what the actor may see (the rules of `permissions`, rendered as SQL text by
+`permission_sql`), so results, pages and "is there another page" never reveal a model the actor may not read."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
 
-from registry import permissions
-from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.models import ModelAlias, ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
 from registry.models.models import Stage
 from registry.search.filters import (
     DEFAULT_VERSION_ORDER,
@@ -22,7 +21,9 @@ from registry.search.filters import (
     version_filter_q,
 )
 from registry.search.grammar import parse_filter
+from registry.permission_sql import restrict_outer
 from registry.search.pages import keyset_page
+from registry.source_visibility import annotate_provenance, keep_provenance_row
 
 MODELS_MAX_RESULTS_DEFAULT, MODELS_MAX_RESULTS_LIMIT = 100, 1_000
 VERSIONS_MAX_RESULTS_DEFAULT, VERSIONS_MAX_RESULTS_LIMIT = 10_000, 200_000
@@ -38,21 +39,23 @@ def _page(queryset, page_token, max_results: int) -> Page:
     return Page(*keyset_page(queryset, size=max_results, token=page_token))
 
 
+# Outer queries only (registry.permission_sql.restrict_outer): the callers page, filter and order them, never nest.
 def visible_models(actor):
-    return permissions.restrict(actor, RegisteredModel.objects.select_related("schema__catalog", "created_by"))
+    return restrict_outer(actor, RegisteredModel.objects.select_related("schema__catalog", "created_by"))
 
 
 def visible_versions(actor):
-    return permissions.restrict(actor, ModelVersion.objects.select_related("model__schema__catalog", "created_by"))
+    return restrict_outer(actor, ModelVersion.objects.select_related("model__schema__catalog", "created_by"))
 
 
 def search_registered_models(*, actor, filter_string: str | None = None, order_by=None,
                              max_results: int = MODELS_MAX_RESULTS_DEFAULT, page_token: str | None = None,
                              order_keys: dict[str, str] = MODEL_ORDER_KEYS, kind: str | None = None,
-                             schema=None) -> Page:
+                             schema=None, with_provenance: bool = False) -> Page:
     """`order_keys`: the order_by keys accepted (MLflow's; the browser UI passes `UI_MODEL_ORDER_KEYS`). `kind`:
     only models or only prompts (the browser's lists); MLflow's API searches both, as MLflow's server does (its
-    client adds a filter on the prompt tag). `schema`: only that schema's."""
+    client adds a filter on the prompt tag). `schema`: only that schema's. `with_provenance`: what the actor may
+    see of the latest versions' sources comes with them (for an adapter that shows them)."""
     source = filter_string or ""
     condition = model_filter_q(source, parse_filter(filter_string))
     ordering = order_expressions(order_by, valid=order_keys, name_expression=full_name_expression(),
@@ -63,7 +66,7 @@ def search_registered_models(*, actor, filter_string: str | None = None, order_b
     if schema is not None:
         models = models.filter(schema=schema)
     page = _page(models.order_by(*ordering), page_token, max_results)
-    load_model_details(page.items)
+    load_model_details(page.items, provenance_for=actor if with_provenance else None)
     return page
 
 
@@ -87,8 +90,10 @@ def load_version_details(versions: list[ModelVersion]) -> None:
     prefetch_related_objects(versions, "tags", Prefetch("aliases", queryset=ModelAlias.objects.order_by("alias")))
 
 
-def latest_versions_by_model(models: list[RegisteredModel]) -> dict[int, list[ModelVersion]]:
-    """For each model, the newest version in each stage (what MLflow calls its latest versions)."""
+def latest_versions_by_model(models: list[RegisteredModel], *, provenance_for=None,
+                             with_tags: bool = True) -> dict[int, list[ModelVersion]]:
+    """For each model, the newest version in each stage (what MLflow calls its latest versions), with their tags
+    unless `with_tags` is false, and with what `provenance_for` (an actor) may see of their sources."""
     if not models:
         return {}
     # One probe per model and stage (index version_newest_in_stage), not one per version: comparing every version
@@ -99,24 +104,67 @@ def latest_versions_by_model(models: list[RegisteredModel]) -> dict[int, list[Mo
                                   .order_by("-version").values("pk")[:1]))
               for stage in Stage.values]
     rows = (ModelVersion.objects.filter(pk__in=newest[0].union(*newest[1:]))
-            .select_related("created_by").prefetch_related("tags").order_by("model_id", "version"))
+            .select_related("created_by").order_by("model_id", "version"))
+    if with_tags:
+        rows = rows.prefetch_related("tags")
+    if provenance_for is not None:
+        rows = annotate_provenance(provenance_for, rows)
     by_id = {m.pk: m for m in models}
     result: dict[int, list[ModelVersion]] = {m.pk: [] for m in models}
     for mv in rows:
         mv.model = by_id[mv.model_id]
+        if provenance_for is not None:
+            keep_provenance_row(provenance_for, mv, mv)
         result[mv.model_id].append(mv)
     return result
 
 
-def load_model_details(models: list[RegisteredModel]) -> None:
-    """Tags, aliases and latest versions of each model, in a fixed number of queries for the whole list.
+def _load_tags(models: list[RegisteredModel], versions: list[ModelVersion]) -> None:
+    """The tags of `models` and of `versions` in one query (a UNION), as `prefetch_related("tags")` leaves them."""
+    model_tags = (RegisteredModelTag.objects.filter(model__in=[m.pk for m in models]).order_by()
+                  .annotate(kind=Value("model", output_field=CharField()))
+                  .values_list("kind", "pk", "model_id", "key", "value"))
+    version_tags = (ModelVersionTag.objects.filter(version__in=[mv.pk for mv in versions]).order_by()
+                    .annotate(kind=Value("version", output_field=CharField()))
+                    .values_list("kind", "pk", "version_id", "key", "value"))
+    found: dict[tuple[str, int], list] = {}
+    for row_kind, pk, owner_id, key, value in model_tags.union(version_tags, all=True):
+        found.setdefault((row_kind, owner_id), []).append((pk, key, value))
+    for row_kind, tag_model, owner_field, objects in (("model", RegisteredModelTag, "model", models),
+                                                       ("version", ModelVersionTag, "version", versions)):
+        columns = ["id", f"{owner_field}_id", "key", "value"]
+        for obj in objects:
+            tags = []
+            for pk, key, value in found.get((row_kind, obj.pk), []):
+                tag = tag_model.from_db("default", columns, [pk, obj.pk, key, value])
+                setattr(tag, owner_field, obj)  # as prefetch_related leaves it: tag.model is the model at hand
+                tags.append(tag)
+            _set_prefetched(obj, "tags", tags)
+
+
+def _set_prefetched(obj, relation: str, items: list) -> None:
+    # What prefetch_related leaves: a queryset whose result is already there, so `obj.tags.all()` runs no query.
+    queryset = getattr(obj, relation).get_queryset()
+    queryset._result_cache = items
+    queryset._prefetch_done = True
+    if not hasattr(obj, "_prefetched_objects_cache"):
+        obj._prefetched_objects_cache = {}
+    obj._prefetched_objects_cache[relation] = queryset
+
+
+def load_model_details(models: list[RegisteredModel], *, provenance_for=None) -> None:
+    """Tags, aliases and latest versions of each model, in three queries for the whole list (the tags of models and
+    of their latest versions in one), with what `provenance_for` may see of the latest versions' sources.
     Sets `model.latest_versions` and `mv.alias_names` (from the model's aliases) on the latest versions."""
     from django.db.models import prefetch_related_objects
 
+    if not models:
+        return
     prefetch_related_objects(
-        models, "tags", Prefetch("aliases", queryset=ModelAlias.objects.select_related("version").order_by("alias"))
+        models, Prefetch("aliases", queryset=ModelAlias.objects.select_related("version").order_by("alias"))
     )
-    latest = latest_versions_by_model(models)
+    latest = latest_versions_by_model(models, provenance_for=provenance_for, with_tags=False)
+    _load_tags(models, [mv for versions in latest.values() for mv in versions])
     for model in models:
         names_by_version: dict[int, list[str]] = {}
         for alias in model.aliases.all():
