@@ -347,13 +347,19 @@ def allows(actor, action: Action, obj: Model) -> bool:
     return evaluate(formula, {atom: atom_true(atom) for atom in dict.fromkeys(atoms(formula))})
 
 
+def only_row(queryset: QuerySet):
+    """The row of a lookup by a unique key, or None: `first()` without the ORDER BY it adds, which costs more to
+    compile than the lookup costs to run."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def first_allowed(actor, queryset: QuerySet, action: Action = Action.READ) -> tuple[Model | None, bool]:
     """(the first row of `queryset` if `actor` may do `action` on it, whether a row exists at all): a single-object
     lookup by its key, with the rule decided by `allows` rather than compiled into the query."""
     if _is_admin(actor) or actor is None or not actor.is_authenticated or not actor.is_active:
-        row = queryset.first()
+        row = only_row(queryset)
     else:  # the actor's grants on the row's chain come with the row
-        row = queryset.annotate(**{_HELD: RawSQL(*_held_sql(actor, queryset.model))}).first()
+        row = only_row(queryset.annotate(**{_HELD: RawSQL(*_held_sql(actor, queryset.model))}))
         if row is not None:
             setattr(row, _HELD_FOR, actor.pk)
     if row is None:

@@ -12,6 +12,7 @@ from registry import audit
 from registry.change_counter import CountedCache
 from registry.errors import InvalidParameter, NotFound
 from registry.models import PersonalAccessToken
+from registry.permissions import only_row
 from registry.services.core import require_authenticated, require_text, service
 
 TOKEN_PREFIX = "cex_"
@@ -70,7 +71,7 @@ def token_authenticate(secret: str):
         return None
     digest = token_digest(secret)
     token = _tokens_by_digest.get_or_compute(
-        digest, lambda: PersonalAccessToken.objects.select_related("user").filter(digest=digest).first())
+        digest, lambda: only_row(PersonalAccessToken.objects.select_related("user").filter(digest=digest)))
     now = timezone.now()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
         return None
