@@ -1,5 +1,6 @@
 """Run one fixed MLflow client workload against the explorer and a reference `mlflow server` on the same
-database engine, in one run, and print operations per second for both and their ratio.
+database engine, in one run, and print operations per second for both and their ratio; and the same client's
+calls against canned answers (bench/canned_mlflow.py) under the same gunicorn flags, the floor under any server.
 
     python bench/mlflow_workload.py [--n 100] [--engine postgresql|sqlite] [--mlflow-venv var/bench-venv]
 
@@ -102,32 +103,56 @@ from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
-n = int(sys.argv[1]); name = sys.argv[2]
+n = int(sys.argv[1]); name = sys.argv[2]; canned = os.environ.get("CANNED") == "1"
 client = MlflowClient()
-X, y = load_iris(return_X_y=True, as_frame=True)
-model = LogisticRegression(max_iter=300).fit(X, y)
-with mlflow.start_run() as run:
-    info = mlflow.sklearn.log_model(model, name="model", input_example=X[:3])
-client.create_registered_model(name)
+if canned:  # bench/canned_mlflow.py answers only the timed calls: no run, no logged model to make
+    model_id, run_id = "m-0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"
+else:
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    model = LogisticRegression(max_iter=300).fit(X, y)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X[:3])
+    model_id, run_id = info.model_id, run.info.run_id
+    client.create_registered_model(name)
 timings = {}
 def timed(label, count, fn):
     start = time.perf_counter()
     for i in range(count):
         fn(i)
     timings[label] = count / (time.perf_counter() - start)
-timed("create_model_version", n, lambda i: client.create_model_version(name, f"models:/{info.model_id}", run_id=run.info.run_id, model_id=info.model_id))
+timed("create_model_version", n, lambda i: client.create_model_version(name, f"models:/{model_id}", run_id=run_id, model_id=model_id))
 timed("set_alias", n, lambda i: client.set_registered_model_alias(name, f"a{i % 10}", str(i % n + 1)))
 timed("get_by_alias", n, lambda i: client.get_model_version_by_alias(name, f"a{i % 10}"))
 timed("get_model_version", n, lambda i: client.get_model_version(name, str(i % n + 1)))
 timed("search_versions", max(1, n // 5), lambda i: client.search_model_versions(f"name='{name}'"))
 timed("search_models", n, lambda i: client.search_registered_models(filter_string="name LIKE 'bench%'"))
-timed("load_model", max(1, n // 20), lambda i: mlflow.pyfunc.load_model(f"models:/{name}/1"))
+if not canned:
+    timed("load_model", max(1, n // 20), lambda i: mlflow.pyfunc.load_model(f"models:/{name}/1"))
 print(json.dumps(timings))
 """
 
 
-def run_workload(url: str, token: str | None, n: int, workdir: Path) -> dict[str, float]:
-    env = dict(os.environ, MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+def start_floor(port: int, n: int, workdir: Path) -> subprocess.Popen:
+    """bench/canned_mlflow.py under the explorer's own gunicorn flags (explorer.serve): the floor under any server."""
+    bindir = os.path.dirname(PY)
+    proc = subprocess.Popen(
+        [os.path.join(bindir, "gunicorn"), "bench.canned_mlflow:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", os.environ.get("WEB_THREADS", "1"), "--access-logfile", "-"],
+        cwd=ROOT, env=dict(os.environ, CANNED_VERSIONS=str(n)), stdout=open(workdir / "floor.log", "wb"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get", timeout=2)
+            return proc
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit("the canned floor server did not come up")
+
+
+def run_workload(url: str, token: str | None, n: int, workdir: Path, canned: bool = False) -> dict[str, float]:
+    env = dict(os.environ, MLFLOW_TRACKING_URI=url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", CANNED="1" if canned else "0")
     if token:
         env["MLFLOW_TRACKING_TOKEN"] = token
     out = subprocess.run([PY, "-c", WORKLOAD, str(n), "benchmodel"], env=env, cwd=workdir,
@@ -150,21 +175,32 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-mlflow-"))
     ref = start_reference(Path(args.mlflow_venv), 5055, workdir, args.engine)
     explorer, token = start_explorer(8055, workdir, args.engine)
+    floor = start_floor(7055, args.n, workdir)
     try:
-        results = {"reference": [], "explorer": []}
+        results = {"reference": [], "explorer": [], "floor": []}
         for _ in range(args.rounds):
             results["reference"].append(run_workload("http://127.0.0.1:5055", None, args.n, workdir))
             results["explorer"].append(run_workload("http://127.0.0.1:8055", token, args.n, workdir))
+            results["floor"].append(run_workload("http://127.0.0.1:7055", None, args.n, workdir, canned=True))
     finally:
         stop(ref)
+        stop(floor)
         for proc in explorer:
             stop(proc)
     print(f"workload: N={args.n} workspace-registry versions of one model, mlflow client 3.17, {args.engine} for both")
-    print(f"{'operation':<22}{'reference ops/s':>17}{'explorer ops/s':>17}{'ratio':>8}")
+    print("floor: the same client against canned answers (bench/canned_mlflow.py) under the explorer's gunicorn flags;")
+    print("       floor/ref is the highest ratio any server could reach here")
+    print(f"{'operation':<22}{'reference ops/s':>17}{'explorer ops/s':>17}{'ratio':>8}{'floor ops/s':>13}"
+          f"{'floor/ref':>11}")
     for op in results["reference"][0]:
         ref_ops = statistics.median(r[op] for r in results["reference"])
         exp_ops = statistics.median(r[op] for r in results["explorer"])
-        print(f"{op:<22}{ref_ops:>17.1f}{exp_ops:>17.1f}{exp_ops / ref_ops:>8.2f}")
+        if op in results["floor"][0]:
+            floor_ops = statistics.median(r[op] for r in results["floor"])
+            floor_cols = f"{floor_ops:>13.1f}{floor_ops / ref_ops:>11.2f}"
+        else:
+            floor_cols = f"{'-':>13}{'-':>11}"
+        print(f"{op:<22}{ref_ops:>17.1f}{exp_ops:>17.1f}{exp_ops / ref_ops:>8.2f}{floor_cols}")
     shutil.rmtree(workdir, ignore_errors=True)
 
 

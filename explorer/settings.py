@@ -261,6 +261,8 @@ REGISTRY_MAX_TAG_VALUE_LENGTH = env_int("REGISTRY_MAX_TAG_VALUE_LENGTH", 5000, m
 REGISTRY_MAX_DESCRIPTION_LENGTH = env_int("REGISTRY_MAX_DESCRIPTION_LENGTH", 65536, minimum=1)
 REGISTRY_MAX_SEARCH_RESULTS = env_int("REGISTRY_MAX_SEARCH_RESULTS", 100000, minimum=1)
 TOKEN_DEFAULT_DAYS = env_int("TOKEN_DEFAULT_DAYS", 90, minimum=1)
+# Per web process: the memory kept for repeated MLflow read answers (registry/api/answer_cache.py); 0 turns it off.
+ANSWER_CACHE_MB = env_int("ANSWER_CACHE_MB", 32)
 
 LOGGING = {
     "version": 1,

@@ -12,9 +12,14 @@ def _reinstall_change_counter_triggers(sender, using="default", plan=None, **kwa
     from registry import change_counter, change_counter_triggers
 
     connection = connections[using]
-    if not MigrationRecorder(connection).migration_qs.filter(app="registry", name="0019_change_counter").exists():
+    applied = set(MigrationRecorder(connection).migration_qs.filter(
+        app="registry", name__in=["0019_change_counter", "0021_change_counter_tokens_answers"]).values_list("name", flat=True))
+    if not applied:
         return  # not migrated that far (or migrated back below it): no counter table to watch for
-    change_counter_triggers.install(connection, apps.get_model(settings.AUTH_USER_MODEL)._meta.db_table)
+    # Before 0021 the row has only `value`: install what that migration state can hold.
+    counters = (change_counter_triggers.COUNTERS if "0021_change_counter_tokens_answers" in applied
+                else change_counter_triggers.LEGACY_COUNTERS)
+    change_counter_triggers.install(connection, apps.get_model(settings.AUTH_USER_MODEL)._meta.db_table, counters)
     change_counter.forget_trigger_check()
 
 
@@ -25,3 +30,9 @@ class RegistryConfig(AppConfig):
     def ready(self):
         post_migrate.connect(_reinstall_change_counter_triggers, sender=self,
                              dispatch_uid="registry.change_counter_triggers")
+        from django.core.signals import request_finished, request_started
+
+        from registry import change_counter
+
+        request_started.connect(change_counter.forget_recent, dispatch_uid="registry.change_counter.started")
+        request_finished.connect(change_counter.forget_recent, dispatch_uid="registry.change_counter.finished")

@@ -26,7 +26,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-_SELECT = "SELECT value FROM registry_changecounter WHERE id = 1"
+_SELECT = "SELECT {} FROM registry_changecounter WHERE id = 1"
 _triggers_in_place: bool | None = None  # checked once per process (and again after a migrate)
 
 
@@ -63,38 +63,74 @@ def forget_trigger_check() -> None:
     _triggers_in_place = None
 
 
-def current() -> int | None:
-    """The counter's value now, or None where there is none (nothing may then be cached)."""
+def current(counter: str = "value") -> int | None:
+    """The value of `counter` (registry.change_counter_triggers.COUNTERS) now, or None where there is none (nothing
+    may then be cached). The whole row is read, and left for `take_recent` of this request."""
+    row = _read_row()
+    if row is None:
+        return None
+    _recent.row = row
+    return row[counter]
+
+
+def take_recent(counter: str) -> int | None:
+    """The value of `counter` in the row the last `current()` of this request read, used once; else `current()`.
+
+    For a read that follows token authentication in the same request (registry.api.answer_cache): it saves a
+    query, and is exact as long as nothing was written between the two, as no read handler writes. The value is
+    then the one of the moment the request was authenticated, so what it validates is what a request arriving at
+    that moment would have been answered."""
+    row = getattr(_recent, "row", None)
+    _recent.row = None
+    if row is None:
+        return current(counter)
+    return row[counter]
+
+
+def forget_recent(**kwargs) -> None:
+    """At the start and end of every request (registry.apps): a row read for one request never serves another."""
+    _recent.row = None
+
+
+_recent = threading.local()
+
+
+def _read_row() -> dict | None:
+    from registry.change_counter_triggers import COUNTERS
+
     if not triggers_in_place():
         return None
+    select = _SELECT.format(", ".join(COUNTERS))
     with connection.cursor() as cursor:
-        cursor.execute(_SELECT)
+        cursor.execute(select)
         row = cursor.fetchone()
         if row is None and connection.vendor in ("sqlite", "postgresql"):
             # The row was deleted (a test database flushed): SQLite's triggers only update it, so put it back with a
             # fresh value; an entry computed before cannot carry that value.
             ignore = "OR IGNORE" if connection.vendor == "sqlite" else ""
             conflict = "ON CONFLICT (id) DO NOTHING" if connection.vendor == "postgresql" else ""
-            cursor.execute(f"INSERT {ignore} INTO registry_changecounter (id, value) VALUES (1, %s) {conflict}",
-                           [secrets.randbits(62)])
-            cursor.execute(_SELECT)
+            cursor.execute(f"INSERT {ignore} INTO registry_changecounter (id, {', '.join(COUNTERS)}) "
+                           f"VALUES (1, {', '.join('%s' for _ in COUNTERS)}) {conflict}",
+                           [secrets.randbits(62) for _ in COUNTERS])
+            cursor.execute(select)
             row = cursor.fetchone()
-    return None if row is None else row[0]
+    return None if row is None else dict(zip(COUNTERS, row))
 
 
 class CountedCache(Generic[T]):
-    """A bounded map of key -> value, each value valid for the counter value it was computed under. Shared by the
-    threads of one process; a race between two misses only computes the same value twice."""
+    """A bounded map of key -> value, each value valid for the value of `counter` it was computed under. Shared by
+    the threads of one process; a race between two misses only computes the same value twice."""
 
-    def __init__(self, size: int = 4096):
+    def __init__(self, size: int = 4096, counter: str = "value"):
         self.size = size
+        self.counter = counter
         self._entries: OrderedDict[Hashable, tuple[int, T]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value for `key`: the cached one while the counter has not changed, else `compute()`. Nothing is cached
         when it raises or returns None (misses, e.g. unknown tokens, must not push out what is used)."""
-        stamp = current()
+        stamp = current(self.counter)
         if stamp is None:
             return compute()
         with self._lock:

@@ -3,6 +3,7 @@ operation, each calling one service or selector."""
 from __future__ import annotations
 
 from registry import search, selectors
+from registry.api.answer_cache import cached_answer
 from registry.api.base import MlflowView, max_results_param, ok, param
 from registry.api.registry_serializers import (
     load_provenance,
@@ -45,6 +46,7 @@ class CreateRegisteredModel(MlflowView):
 
 
 class GetRegisteredModel(MlflowView):
+    @cached_answer
     def get(self, request):
         p = self.params(request)
         return ok(_model_body(request.user, selectors.model_get(actor=request.user, name=_name(p))))
@@ -72,6 +74,7 @@ class DeleteRegisteredModel(MlflowView):
 
 
 class SearchRegisteredModels(MlflowView):
+    @cached_answer
     def get(self, request):
         p = self.params(request)
         page = search.search_registered_models(
@@ -146,6 +149,7 @@ class RegisteredModelAlias(MlflowView):
         alias_delete(actor=request.user, name=_name(p), alias=param(p, "alias", required=True))
         return ok()
 
+    @cached_answer
     def get(self, request):
         p = self.params(request)
         name, alias = _name(p), param(p, "alias", required=True)

@@ -3,6 +3,7 @@ operation, each calling one service or selector."""
 from __future__ import annotations
 
 from registry import search, selectors
+from registry.api.answer_cache import cached_answer
 from registry.api.base import MlflowView, max_results_param, ok, param
 from registry.api.registry_serializers import load_provenance, model_version_json, order_by_param, tags_param
 from registry.errors import InvalidParameter
@@ -46,6 +47,7 @@ class CreateModelVersion(MlflowView):
 
 
 class GetModelVersion(MlflowView):
+    @cached_answer
     def get(self, request):
         name, version = _name_version(self.params(request))
         return ok(_version_body(request.user, selectors.version_get(actor=request.user, name=name, version=version,
@@ -69,6 +71,7 @@ class DeleteModelVersion(MlflowView):
 
 
 class SearchModelVersions(MlflowView):
+    @cached_answer
     def get(self, request):
         p = self.params(request)
         page = search.search_model_versions(

@@ -12,11 +12,13 @@ def _user_table(apps) -> str:
 
 
 def create_triggers(apps, schema_editor):
-    change_counter_triggers.install(schema_editor.connection, _user_table(apps))
+    # As this migration left them: later code installs more counters (0021), whose columns do not exist yet.
+    change_counter_triggers.install(schema_editor.connection, _user_table(apps), change_counter_triggers.LEGACY_COUNTERS)
 
 
 def drop_triggers(apps, schema_editor):
-    change_counter_triggers.uninstall(schema_editor.connection, _user_table(apps))
+    change_counter_triggers.uninstall(schema_editor.connection, _user_table(apps),
+                                      change_counter_triggers.LEGACY_COUNTERS)
 
 
 class Migration(migrations.Migration):

@@ -2,8 +2,12 @@ from django.db import models
 
 
 class ChangeCounter(models.Model):
-    """One row (id 1) whose `value` changes, by database triggers, in the same transaction as any write to the
-    tables that decide who a token belongs to and what an invocation reaches (registry.change_counter). A value
-    is never reused, even after a rollback: PostgreSQL takes it from a sequence, SQLite from random()."""
+    """One row (id 1) whose counters change, by database triggers, in the same transaction as any write to the
+    tables each one watches (registry.change_counter_triggers): `value` what a token's owner and an invocation's
+    target depend on, `tokens` what a token's validity depends on, `answers` what a cached MLflow read depends on
+    (registry.change_counter). A value is never reused, even after a rollback: PostgreSQL takes it from a sequence,
+    SQLite from random()."""
 
     value = models.BigIntegerField()
+    tokens = models.BigIntegerField(default=0)
+    answers = models.BigIntegerField(default=0)

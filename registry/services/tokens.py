@@ -17,8 +17,9 @@ from registry.services.core import require_authenticated, require_text, service
 
 TOKEN_PREFIX = "cex_"
 
-# digest -> token row (with its user), while nothing that decides a token's validity or its owner's has changed.
-_tokens_by_digest: CountedCache = CountedCache()
+# digest -> token row (with its user), while nothing that decides a token's validity or its owner's has changed
+# (the `tokens` counter: tokens and users, so that registry writes keep the cache).
+_tokens_by_digest: CountedCache = CountedCache(counter="tokens")
 
 
 def token_digest(secret: str) -> str:

@@ -1,0 +1,129 @@
+"""Answers of the MLflow reads that clients repeat (a version by alias, a version, a model, the searches), kept per
+process and reused while nothing they depend on has changed.
+
+An answer is the JSON a principal got for one request (its user, path and query string). It is reused only while the
+`answers` change counter (registry.change_counter_triggers) has the value it had before the answer was computed;
+triggers change that counter in the same transaction as any write to what these answers read: catalogs, schemas,
+models, versions, aliases, tags, grants, users and groups, runs, experiments and logged models. So a write, a
+dropped grant or a moved alias is seen by the next request exactly as without the cache.
+
+An answer is kept only when every table its computation read is one of those (checked on each computation, from
+the SQL it ran): a read that reaches further (a deleted copy source's jobs, say) is answered afresh every time,
+and a future change that reads a new table cannot make a stale answer. Only 200 answers are kept, within a byte
+budget (ANSWER_CACHE_MB, 0: off)."""
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from registry import change_counter
+from registry.change_counter_triggers import watched
+
+COUNTER = "answers"
+MAX_ANSWER_BYTES = 1024 * 1024  # larger answers (long searches) are computed each time
+_TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
+_renderer = JSONRenderer()
+
+
+def answer_tables() -> frozenset[str]:
+    """The tables an answer may read and still be kept: those whose writes change the `answers` counter."""
+    tables = watched(get_user_model()._meta.db_table, (COUNTER,))
+    return frozenset(tables) | {"registry_changecounter"}
+
+
+class AnswerCache:
+    """key -> (counter value, JSON bytes), least recently used first, within `budget` bytes. Shared by the threads
+    of one process; two misses of one key only compute it twice."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._entries: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, stamp: int) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != stamp:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: tuple, stamp: int, body: bytes) -> None:
+        if len(body) > min(MAX_ANSWER_BYTES, self.budget):
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._entries[key] = (stamp, body)
+            self._bytes += len(body)
+            while self._bytes > self.budget:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= len(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_cache: AnswerCache | None = None
+
+
+def _the_cache() -> AnswerCache | None:
+    global _cache
+    budget = int(settings.ANSWER_CACHE_MB * 1024 * 1024)
+    if budget <= 0:
+        return None
+    if _cache is None or _cache.budget != budget:
+        _cache = AnswerCache(budget)
+    return _cache
+
+
+def clear() -> None:
+    if _cache is not None:
+        _cache.clear()
+
+
+def _json(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+def cached_answer(handler):
+    """Decorate a read handler (`get`) of an MLflow view: its 200 answers are reused as this module says."""
+
+    @functools.wraps(handler)
+    def answer(self, request, *args, **kwargs):
+        cache = _the_cache() if request.method == "GET" else None  # a POST's body is not in the key
+        stamp = change_counter.take_recent(COUNTER) if cache is not None else None
+        if stamp is None:
+            return handler(self, request, *args, **kwargs)
+        key = (request.user.pk, request.method, request.get_full_path(), request.META.get("HTTP_HOST", ""))
+        body = cache.get(key, stamp)
+        if body is not None:
+            return _json(body)
+        read: set[str] = set()
+
+        def note_tables(execute, sql, params, many, context):
+            read.update(name.lower() for name in _TABLE.findall(sql))
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(note_tables):
+            response = handler(self, request, *args, **kwargs)
+        if response.status_code != 200 or not isinstance(response, Response) or not read <= answer_tables():
+            return response
+        body = _renderer.render(response.data)
+        cache.put(key, stamp, body)
+        return _json(body)
+
+    return answer
