@@ -1,13 +1,15 @@
-"""Per-process caches that stay exact: an entry is used only while the database's change counter still has the
-value it had when the entry was computed.
+"""Per-process caches that stay exact: an entry is used only while a counter of the database's change-counter row
+still has the value it had when the entry was computed.
 
-Triggers (migration 0019) change the counter in the same transaction as every write to the tables that decide
-a token's owner and an invocation's target: catalogs, schemas, models, versions, aliases, grants, users and
-groups, tokens, served models and deployments. A reader that sees a new counter value sees the write too, so a
-revoked token, a moved alias or a dropped grant takes effect on the next request, as without the cache. A value
-is never reused (a sequence on PostgreSQL, random() on SQLite), so a rolled-back write cannot bring back an entry
-computed while it was visible. A deleted row is put back with a fresh value; on a database without the
-triggers (neither SQLite nor PostgreSQL) nothing is cached.
+Triggers (migrations 0019 and 0021, registry.change_counter_triggers) change each counter in the same transaction as
+every write to the tables it watches: `value` what a token's owner and an invocation's target depend on (catalogs,
+schemas, models, versions, aliases, grants, users and groups, tokens, served models and deployments), `tokens` what
+a token's validity depends on (tokens and users), `answers` what an MLflow read answer depends on
+(registry.api.answer_cache). A reader that sees a new counter value sees the write too, so a revoked token, a moved
+alias or a dropped grant takes effect on the next request, as without the cache. A value is never reused (a
+sequence on PostgreSQL, random() on SQLite), so a rolled-back write cannot bring back an entry computed while it was
+visible. A deleted row is put back with fresh values; on a database without the triggers (neither SQLite nor
+PostgreSQL) nothing is cached.
 
 What it saves: an invocation or a token-authenticated API call reads one row instead of compiling and running
 the ORM queries that resolve the token, the model, the reference and the deployment."""

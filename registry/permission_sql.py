@@ -31,7 +31,7 @@ def rule_sql(actor, cls: type[Model], action, alias: str) -> tuple[str, list]:
     name or alias of the enclosing query)."""
     if permissions.is_admin(actor):
         return "(1 = 1)", []
-    if actor is None or not actor.is_authenticated or not actor.is_active:
+    if permissions.anonymous_or_inactive(actor):
         return "(1 = 0)", []
     renderer = _Renderer(actor.pk, cls, alias)
     return renderer.render(permissions._formula(cls, action)), renderer.params
@@ -113,7 +113,7 @@ def restrict_outer(actor, queryset: QuerySet, action=None) -> QuerySet:
     of the MLflow API and the browser."""
     action = permissions.Action.READ if action is None else action
     cls = queryset.model
-    if permissions.is_admin(actor) or actor is None or not actor.is_authenticated or not actor.is_active:
+    if permissions.is_admin(actor) or permissions.anonymous_or_inactive(actor):
         return permissions.restrict(actor, queryset, action)  # no condition to build
     table = _quote(cls._meta.db_table)
     if cls is ModelVersion:  # a version is what its model allows

@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import BooleanField, Case, Exists, Model, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
+from registry.query_helpers import only_row
 from registry.models import Catalog, Experiment, Grant, ModelVersion, Privilege, RegisteredModel, Schema
 from registry.permission_formulas import And, GrantAt, Or, OwnerAt, Where, all_of, any_of, atoms, evaluate
 
@@ -42,6 +43,11 @@ _LEVEL_LABEL = {"catalog": "catalog", "schema": "schema", "model": "model", "exp
 
 def _is_admin(actor) -> bool:
     return bool(actor and actor.is_authenticated and actor.is_active and actor.is_superuser)
+
+
+def anonymous_or_inactive(actor) -> bool:
+    """Nobody, an anonymous visitor or a deactivated user: no grant counts for them, so no rule needs building."""
+    return actor is None or not actor.is_authenticated or not actor.is_active
 
 
 def _groups(actor):
@@ -240,7 +246,7 @@ def _rule_q(actor, cls: type[Model], action: Action, *, workspace: bool | None =
     """The SQL condition under which `actor` may do `action` on rows of `cls`."""
     if _is_admin(actor):
         return Q()
-    if actor is None or not actor.is_authenticated or not actor.is_active:
+    if anonymous_or_inactive(actor):
         return Q(pk__in=[])
     return _compile(_formula(cls, action, workspace=workspace), actor)
 
@@ -294,7 +300,7 @@ def abilities(actor, obj: Model, actions: Iterable[Action]) -> dict[Action, bool
     # The same two shortcuts as `_rule_q`, so these answers match `check` without a query.
     if not actions or _is_admin(actor):
         return dict.fromkeys(actions, True)
-    if actor is None or not actor.is_authenticated or not actor.is_active:
+    if anonymous_or_inactive(actor):
         return dict.fromkeys(actions, False)
     cls = type(obj)
     workspace = (obj.schema_id is None) if cls is RegisteredModel else None
@@ -318,7 +324,7 @@ def allows(actor, action: Action, obj: Model) -> bool:
     For the read paths that already hold the row: compiling a rule to SQL costs more than the query itself."""
     if _is_admin(actor):
         return True
-    if actor is None or not actor.is_authenticated or not actor.is_active:
+    if anonymous_or_inactive(actor):
         return False
     cls = type(obj)
     workspace = (obj.schema_id is None) if cls is RegisteredModel else None
@@ -347,16 +353,10 @@ def allows(actor, action: Action, obj: Model) -> bool:
     return evaluate(formula, {atom: atom_true(atom) for atom in dict.fromkeys(atoms(formula))})
 
 
-def only_row(queryset: QuerySet):
-    """The row of a lookup by a unique key, or None: `first()` without the ORDER BY it adds, which costs more to
-    compile than the lookup costs to run."""
-    return next(iter(queryset.order_by()[:1]), None)
-
-
 def first_allowed(actor, queryset: QuerySet, action: Action = Action.READ) -> tuple[Model | None, bool]:
     """(the first row of `queryset` if `actor` may do `action` on it, whether a row exists at all): a single-object
     lookup by its key, with the rule decided by `allows` rather than compiled into the query."""
-    if _is_admin(actor) or actor is None or not actor.is_authenticated or not actor.is_active:
+    if _is_admin(actor) or anonymous_or_inactive(actor):
         row = only_row(queryset)
     else:  # the actor's grants on the row's chain come with the row
         row = only_row(queryset.annotate(**{_HELD: RawSQL(*_held_sql(actor, queryset.model))}))

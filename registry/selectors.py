@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Lower
 
 from registry import permissions
+from registry.query_helpers import only_row
 from registry.errors import AlreadyExists, InvalidParameter, NotFound
 from registry.models import Catalog, ModelAlias, ModelVersion, RegisteredModel, Schema
 from registry.names import parse_model_name, parse_schema_name, validate_alias_syntax, validate_uc_part
@@ -111,7 +112,7 @@ def version_get(*, actor, name: str, version, with_provenance: bool = False) -> 
     model = model_get(actor=actor, name=name)
     # The model is at hand (with its chain): joining it again would cost more to compile than to run.
     qs = ModelVersion.objects.select_related("created_by").filter(model=model, version=number)
-    mv = permissions.only_row(annotate_provenance(actor, qs) if with_provenance else qs)
+    mv = only_row(annotate_provenance(actor, qs) if with_provenance else qs)
     if mv is None:
         raise NotFound(version_not_found_message(name, number))
     mv.model = model
@@ -156,7 +157,7 @@ def version_get_by_alias(*, actor, name: str, alias: str, with_provenance: bool 
     model = model_get(actor=actor, name=name)
     alias = validate_alias_syntax(alias)
     qs = alias_lookup(model, alias).select_related("version__created_by")
-    found = permissions.only_row(annotate_provenance(actor, qs, prefix="version__") if with_provenance else qs)
+    found = only_row(annotate_provenance(actor, qs, prefix="version__") if with_provenance else qs)
     if found is None:
         raise AliasNotFound(f"Registered model alias {alias} not found.")
     found.version.model = model

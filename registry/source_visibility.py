@@ -78,7 +78,7 @@ def version_provenance(*, actor, versions: Iterable[ModelVersion]) -> dict[int, 
         return {}
     if permissions.is_admin(actor):
         return {mv.pk: _provenance(mv, True, True, True, True) for mv in versions}
-    if actor is None or not actor.is_authenticated or not actor.is_active:
+    if permissions.anonymous_or_inactive(actor):
         return {mv.pk: _provenance(mv, False, False, False, False) for mv in versions}
     return _decided(actor, versions)
 
@@ -145,7 +145,7 @@ def annotate_provenance(actor, queryset: QuerySet, prefix: str = "") -> QuerySet
     """`queryset` (of versions, or of rows reaching one through the foreign key `prefix`, as `version__`) with what
     `attach_provenance` needs for `actor` fetched in the same query, so that it answers without one of its own for
     the common sources. Nothing is added where no query is needed (an admin, an anonymous caller)."""
-    if permissions.is_admin(actor) or actor is None or not actor.is_authenticated or not actor.is_active:
+    if permissions.is_admin(actor) or permissions.anonymous_or_inactive(actor):
         return queryset
     columns = _base_columns(actor, _version_id_sql(queryset, prefix))
     return queryset.annotate(**{f"prov_{name}": column for name, column in columns.items()})

@@ -1,5 +1,6 @@
-"""Answers of the MLflow reads that clients repeat (a version by alias, a version, a model, the searches), kept per
-process and reused while nothing they depend on has changed.
+"""Answers of the reads that clients repeat (MLflow: a version by alias, a version, a model, the searches; Unity
+Catalog: a model, a version, a version by alias), kept per process and reused while nothing they depend on has
+changed.
 
 An answer is the JSON a principal got for one request (its user, path and query string). It is reused only while the
 `answers` change counter (registry.change_counter_triggers) has the value it had before the answer was computed;
@@ -100,7 +101,7 @@ def _json(body: bytes) -> HttpResponse:
 
 
 def cached_answer(handler):
-    """Decorate a read handler (`get`) of an MLflow view: its 200 answers are reused as this module says."""
+    """Decorate a read handler (`get`) of an API view: its 200 answers to GET are reused as this module says."""
 
     @functools.wraps(handler)
     def answer(self, request, *args, **kwargs):
@@ -108,7 +109,9 @@ def cached_answer(handler):
         stamp = change_counter.take_recent(COUNTER) if cache is not None else None
         if stamp is None:
             return handler(self, request, *args, **kwargs)
-        key = (request.user.pk, request.method, request.get_full_path(), request.META.get("HTTP_HOST", ""))
+        # Host and user agent too, though no answer depends on them today: a key that holds more only splits entries.
+        key = (request.user.pk, request.get_full_path(), request.META.get("HTTP_HOST", ""),
+               request.META.get("HTTP_USER_AGENT", ""))
         body = cache.get(key, stamp)
         if body is not None:
             return _json(body)

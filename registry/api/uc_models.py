@@ -9,6 +9,7 @@ from __future__ import annotations
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.api.answer_cache import cached_answer
 from registry.api.base import param
 from registry.api.uc_catalogs import body_of, update_owner
 from registry.api.uc_serializers import alias_info, listing, model_info, page, version_info
@@ -86,6 +87,7 @@ class ModelListView(APIView):
 
 
 class ModelDetailView(APIView):
+    @cached_answer
     def get(self, request, full_name: str):
         include = param({"v": request.query_params.get("include_aliases")}, "v", bool, default=False)
         return Response(model_info(model_get(actor=request.user, name=uc_name(full_name)), include_aliases=include))
@@ -134,6 +136,7 @@ class VersionListView(APIView):
 
 
 class VersionDetailView(APIView):
+    @cached_answer
     def get(self, request, full_name: str, version: str):
         return _version(request, version_get(actor=request.user, name=uc_name(full_name), version=version,
                                              with_provenance=True))
@@ -162,6 +165,7 @@ class VersionFinalizeView(APIView):
 
 
 class AliasView(APIView):
+    @cached_answer
     def get(self, request, full_name: str, alias: str):
         return _version(request, version_get_by_alias(actor=request.user, name=uc_name(full_name), alias=alias,
                                                        with_provenance=True))

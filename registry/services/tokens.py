@@ -12,7 +12,7 @@ from registry import audit
 from registry.change_counter import CountedCache
 from registry.errors import InvalidParameter, NotFound
 from registry.models import PersonalAccessToken
-from registry.permissions import only_row
+from registry.query_helpers import only_row
 from registry.services.core import require_authenticated, require_text, service
 
 TOKEN_PREFIX = "cex_"

@@ -169,3 +169,35 @@ def test_registry_writes_keep_the_token_cache_and_token_writes_drop_it(owner, re
 
     token_create(actor=reader, user=reader)
     assert change_counter.current("tokens") != tokens
+
+
+def test_unity_catalog_reads_are_cached_and_see_every_write(api, owner, reader, governed):
+    from tests.api.test_hot_path_queries import _model
+
+    name = "prod.ml_team.uc_cached"
+    _model(owner, name, versions=2)  # aliases a1 -> 1, a2 -> 2
+    grant_add(actor=owner, securable=model_lookup(name).get(), principal=reader, privilege="EXECUTE")
+    uc = "/api/2.1/unity-catalog/models/"
+    reads = [uc + name, uc + name + "?include_aliases=true", uc + name + "/versions/1", uc + name + "/aliases/a1"]
+    client = api(reader)
+
+    def answers():
+        return [(r.status_code, r.content) for r in (client.get(path) for path in reads)]
+
+    def fresh():
+        with override_settings(ANSWER_CACHE_MB=0):
+            return answers()
+
+    first = answers()
+    assert [status for status, _ in first] == [200] * 4
+    for path in reads:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(path).status_code == 200
+        assert len(queries) == 1, path
+    for write in (lambda: alias_set(actor=owner, name=name, alias="a1", version="2"),
+                  lambda: registered_model_update(actor=owner, name=name, description="uc words"),
+                  lambda: grant_remove(actor=owner, securable=model_lookup(name).get(), principal=reader,
+                                       privilege="EXECUTE")):
+        write()
+        assert answers() == fresh()
+    assert [status for status, _ in answers()] == [404] * 4
