@@ -141,14 +141,8 @@ def start_floor(port: int, n: int, workdir: Path) -> subprocess.Popen:
         cwd=ROOT, env=dict(os.environ, CANNED_VERSIONS=str(n)), stdout=open(workdir / "floor.log", "wb"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get", timeout=2)
-            return proc
-        except Exception:
-            time.sleep(0.2)
-    raise SystemExit("the canned floor server did not come up")
+    _wait_http(f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get", timeout=30)
+    return proc
 
 
 def run_workload(url: str, token: str | None, n: int, workdir: Path, canned: bool = False) -> dict[str, float]:
