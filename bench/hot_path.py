@@ -62,18 +62,31 @@ def _world(n: int, admin: bool):
     source = run_source(run)
     for _ in range(n):
         make_version(user, "benchmodel", source=source, run_id=run.run_id)
-    return client, source, run.run_id
+    logged = client.post("/api/2.0/mlflow/logged-models", {"experiment_id": "0", "name": "model",
+                                                           "source_run_id": run.run_id},
+                         content_type="application/json")
+    assert logged.status_code == 200, logged.content[:300]
+    model_id = logged.json()["model"]["info"]["model_id"]
+    return client, source, run.run_id, model_id
 
 
-def _calls(client, source: str, run_id: str):
+def _calls(client, source: str, run_id: str, model_id: str):
     api = "/api/2.0/mlflow/"
 
     def post(path, body):
         return client.post(api + path, body, content_type="application/json")
 
+    def create_from_logged_model(i):
+        # What MlflowClient.create_model_version(name, "models:/<id>", model_id=<id>) sends: the create, then a GET
+        # of the logged model (bench/mlflow_workload.py times the pair).
+        created = post("model-versions/create", {"name": "benchmodel", "source": f"models:/{model_id}",
+                                                 "run_id": run_id, "model_id": model_id})
+        return created if created.status_code != 200 else client.get(api + f"logged-models/{model_id}")
+
     return {
         "create_model_version": lambda i: post("model-versions/create",
                                                {"name": "benchmodel", "source": source, "run_id": run_id}),
+        "create_from_logged_model": create_from_logged_model,
         "set_alias": lambda i: post("registered-models/alias",
                                     {"name": "benchmodel", "alias": f"a{i % 10}", "version": str(i % 50 + 1)}),
         "set_version_tag": lambda i: post("model-versions/set-tag",
@@ -102,8 +115,8 @@ def main() -> None:
     _setup_django(args.database_url)
     from django.db import connection
 
-    client, source, run_id = _world(50, args.actor == "admin")
-    calls = _calls(client, source, run_id)
+    client, source, run_id, model_id = _world(50, args.actor == "admin")
+    calls = _calls(client, source, run_id, model_id)
     engine = connection.vendor
     print(f"hot path in process, {engine}, as {args.actor}, {args.n} requests per kind (median of 3 passes)")
     print(f"{'request':<22}{'ms/request':>12}{'queries':>9}")

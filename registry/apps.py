@@ -12,13 +12,12 @@ def _reinstall_change_counter_triggers(sender, using="default", plan=None, **kwa
     from registry import change_counter, change_counter_triggers
 
     connection = connections[using]
-    applied = set(MigrationRecorder(connection).migration_qs.filter(
-        app="registry", name__in=["0019_change_counter", "0021_change_counter_tokens_answers"]).values_list("name", flat=True))
-    if not applied:
+    applied = MigrationRecorder(connection).migration_qs.filter(
+        app="registry", name__in=list(change_counter_triggers.COUNTERS_BY_MIGRATION)).values_list("name", flat=True)
+    # Install what the migration state can hold (before 0021 the row has only `value`).
+    counters = change_counter_triggers.newest_applied(applied)
+    if counters is None:
         return  # not migrated that far (or migrated back below it): no counter table to watch for
-    # Before 0021 the row has only `value`: install what that migration state can hold.
-    counters = (change_counter_triggers.COUNTERS if "0021_change_counter_tokens_answers" in applied
-                else change_counter_triggers.LEGACY_COUNTERS)
     change_counter_triggers.install(connection, apps.get_model(settings.AUTH_USER_MODEL)._meta.db_table, counters)
     change_counter.forget_trigger_check()
 

@@ -1,11 +1,12 @@
 """Per-process caches that stay exact: an entry is used only while a counter of the database's change-counter row
 still has the value it had when the entry was computed.
 
-Triggers (migrations 0019 and 0021, registry.change_counter_triggers) change each counter in the same transaction as
+Triggers (migrations 0019, 0021 and 0022, registry.change_counter_triggers) change each counter in the same transaction as
 every write to the tables it watches: `value` what a token's owner and an invocation's target depend on (catalogs,
 schemas, models, versions, aliases, grants, users and groups, tokens, served models and deployments), `tokens` what
 a token's validity depends on (tokens and users), `answers` what an MLflow read answer depends on
-(registry.api.answer_cache). A reader that sees a new counter value sees the write too, so a revoked token, a moved
+(registry.api.answer_cache), `listeners` who may hear an event (webhooks and follows,
+registry.events.listener_index). A reader that sees a new counter value sees the write too, so a revoked token, a moved
 alias or a dropped grant takes effect on the next request, as without the cache. A value is never reused (a
 sequence on PostgreSQL, random() on SQLite), so a rolled-back write cannot bring back an entry computed while it was
 visible. A deleted row is put back with fresh values; on a database without the triggers (neither SQLite nor
@@ -119,15 +120,53 @@ def _read_row() -> dict | None:
     return None if row is None else dict(zip(COUNTERS, row))
 
 
-class CountedCache(Generic[T]):
-    """A bounded map of key -> value, each value valid for the value of `counter` it was computed under. Shared by
-    the threads of one process; a race between two misses only computes the same value twice."""
+class StampedLRU(Generic[T]):
+    """key -> (stamp, value): a value is returned only for the stamp (a counter's value) it was stored with. Least
+    recently used first out, within `budget` units of `weigh(value)` (1 each by default: an entry count). Shared by
+    the threads of one process."""
+
+    def __init__(self, budget: int, weigh: Callable[[T], int] = lambda value: 1):
+        self.budget = budget
+        self._weigh = weigh
+        self._entries: OrderedDict[Hashable, tuple[int, T, int]] = OrderedDict()
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, stamp: int) -> T | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != stamp:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, stamp: int, value: T) -> None:
+        weight = self._weigh(value)
+        if weight > self.budget:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._used -= old[2]
+            self._entries[key] = (stamp, value, weight)
+            self._used += weight
+            while self._used > self.budget:
+                _, (_, _, dropped) = self._entries.popitem(last=False)
+                self._used -= dropped
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._used = 0
+
+
+class CountedCache(StampedLRU[T]):
+    """At most `size` values, each valid for the value of `counter` it was computed under. A race between two
+    misses only computes the same value twice."""
 
     def __init__(self, size: int = 4096, counter: str = "value"):
-        self.size = size
+        super().__init__(size)
         self.counter = counter
-        self._entries: OrderedDict[Hashable, tuple[int, T]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value for `key`: the cached one while the counter has not changed, else `compute()`. Nothing is cached
@@ -135,21 +174,10 @@ class CountedCache(Generic[T]):
         stamp = current(self.counter)
         if stamp is None:
             return compute()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == stamp:
-                self._entries.move_to_end(key)
-                return entry[1]
-        value = compute()
-        if value is None:
+        value = self.get(key, stamp)
+        if value is not None:
             return value
-        with self._lock:
-            self._entries[key] = (stamp, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        value = compute()
+        if value is not None:
+            self.put(key, stamp, value)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

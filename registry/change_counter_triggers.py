@@ -1,7 +1,7 @@
 """The triggers behind registry.change_counter: which tables they watch and the SQL that installs them.
 
-They are installed by migration 0019 (the `value` counter) and 0021 (all three) and installed again after every
-`migrate` (registry.apps): on SQLite, a later
+They are installed by migration 0019 (the `value` counter), 0021 (three) and 0022 (all four) and installed again
+after every `migrate` (registry.apps): on SQLite, a later
 migration that alters a watched table rebuilds it (a new table, the rows copied, the old one dropped), and the old
 table's triggers go with it. Installing is idempotent (each trigger is dropped first)."""
 from __future__ import annotations
@@ -12,15 +12,24 @@ FUNCTION = "registry_bump_change_counter"  # the one function before migration 0
 # The counters, columns of the one row of registry_changecounter; each cache reads the one it depends on:
 # - value:   what a token's owner and an invocation's target depend on (the serving caches);
 # - tokens:  what a token's validity and its owner depend on (token authentication);
-# - answers: what an MLflow read's answer depends on (registry.api.answer_cache).
+# - answers: what an MLflow read's answer depends on (registry.api.answer_cache);
+# - listeners: which webhooks and follows may hear an event (registry.events.listener_index).
 # One row, not one row per counter: a transaction that bumps several takes one row lock, so two writers can never
 # hold them in opposite orders (deadlock).
-COUNTERS = ("value", "tokens", "answers")
-LEGACY_COUNTERS = ("value",)  # what migration 0019 installed, before 0021 added the other columns
+COUNTERS = ("value", "tokens", "answers", "listeners")
+# What each migration installed: a migration installs its own set, never COUNTERS (the columns a later one adds do
+# not exist yet when it runs). registry.apps installs the set of the newest one applied.
+COUNTERS_BY_MIGRATION = {
+    "0019_change_counter": ("value",),
+    "0021_change_counter_tokens_answers": ("value", "tokens", "answers"),
+    "0022_change_counter_listeners": COUNTERS,
+}
+LEGACY_COUNTERS = COUNTERS_BY_MIGRATION["0019_change_counter"]
 
 _ROUTING = ("value",)
 _TOKENS = ("tokens",)
 _ANSWERS = ("answers",)
+_LISTENERS = ("listeners",)
 
 # table -> (the columns whose update counts (None: every update), the counters it bumps). Columns left out change
 # often and decide nothing cached: a deployment's lease renewal and copied log, a token's last use, a served
@@ -46,6 +55,9 @@ WATCHED = {
     "registry_run": (None, _ANSWERS),
     "registry_experiment": (None, _ANSWERS),
     "registry_loggedmodel": (None, _ANSWERS),
+    # Who may hear an event: a webhook's scope, events and status, a follow's target and events.
+    "registry_webhook": (["model_id", "events", "status"], _LISTENERS),
+    "registry_follow": (["model_id", "schema_id", "events"], _LISTENERS),
 }
 USER_COUNTERS = _ROUTING + _TOKENS + _ANSWERS  # the user table (its name depends on AUTH_USER_MODEL)
 _SQLITE_EVENTS = ("insert", "delete", "update")
@@ -66,7 +78,7 @@ def _function_name(bumps: tuple[str, ...]) -> str:
 
 
 def install(connection, user_table: str, counters: tuple[str, ...] = COUNTERS) -> None:
-    """Install the triggers of `counters` (all of them, or LEGACY_COUNTERS before migration 0021)."""
+    """Install the triggers of `counters` (all of them, or a migration's set of COUNTERS_BY_MIGRATION)."""
     tables = watched(user_table, counters)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -123,6 +135,12 @@ def uninstall(connection, user_table: str, counters: tuple[str, ...] = COUNTERS)
                 cursor.execute(f"DROP FUNCTION IF EXISTS {_function_name(bumps)}()")
             if counters == LEGACY_COUNTERS:  # back below 0019: nothing uses the sequence any more
                 cursor.execute(f"DROP SEQUENCE IF EXISTS {SEQUENCE}")
+
+
+def newest_applied(applied_migrations) -> tuple[str, ...] | None:
+    """The counters of the newest migration of COUNTERS_BY_MIGRATION among `applied_migrations` (names), or None."""
+    names = [name for name in COUNTERS_BY_MIGRATION if name in set(applied_migrations)]
+    return COUNTERS_BY_MIGRATION[names[-1]] if names else None
 
 
 def expected_count(vendor: str, user_table: str = "auth_user") -> int:

@@ -136,17 +136,17 @@ def alias_to_set(model: RegisteredModel, alias: str) -> ModelAlias | None:
     """The existing alias that setting `alias` on `model` would move, or None when it would add a new one; an
     alias differing from an existing one only in case is refused (AlreadyExists). The alias service and the
     alias dialog's warning both ask this."""
-    found = alias_lookup(model, alias).select_related("version").first()
-    if found is None and not model.is_unity_catalog:
-        twin = (ModelAlias.objects.filter(model=model).alias(alias_key=Lower("alias"))
-                .filter(alias_key=alias.lower()).select_related("version").first())
-        if twin is not None:
-            raise AlreadyExists(
-                f"Model {model.full_name} already has the alias '{twin.alias}' (on version {twin.version.version}), "
-                f"which differs from '{alias}' only in case; aliases of one model may not differ only in case. "
-                f"Use '{twin.alias}' to move it, or choose another name."
-            )
-    return found
+    # One query for both cases: the constraint leaves at most one alias of the model per lower-cased name, which is
+    # the alias itself on a three-level model, and on a workspace model either the alias itself or its case twin.
+    twin = only_row(ModelAlias.objects.filter(model=model).alias(alias_key=Lower("alias"))
+                    .filter(alias_key=alias.lower()).select_related("version"))
+    if twin is None or model.is_unity_catalog or twin.alias == alias:
+        return twin
+    raise AlreadyExists(
+        f"Model {model.full_name} already has the alias '{twin.alias}' (on version {twin.version.version}), "
+        f"which differs from '{alias}' only in case; aliases of one model may not differ only in case. "
+        f"Use '{twin.alias}' to move it, or choose another name."
+    )
 
 
 class AliasNotFound(NotFound):

@@ -10,6 +10,7 @@ from registry import permissions, upload_area
 from registry.errors import InvalidParameter, NotFound
 from registry.models import Experiment, LoggedModel, ModelVersion, Run
 from registry.permissions import Action
+from registry.query_helpers import only_row
 from registry.storage import clean_relative_path
 
 ARTIFACTS_SCHEME = "mlflow-artifacts:"
@@ -26,7 +27,8 @@ class ResolvedSource:
     run_id: str = ""
     logged_model_id: str = ""
     source_version: ModelVersion | None = None
-    uploaded: bool = False  # from the upload area: copied into the version's own storage, whichever registry
+    uploaded: bool = False
+    logged_model: LoggedModel | None = None  # the models:/<id> source, as loaded (read by the actor)  # from the upload area: copied into the version's own storage, whichever registry
 
 
 def artifact_path_of(uri: str) -> str:
@@ -45,8 +47,9 @@ def _fully_decoded(value: str) -> str:
     raise InvalidParameter("Model version source is encoded too many times.")
 
 
-def _readable_experiment(actor, experiment_id) -> bool:
-    return permissions.restrict(actor, Experiment.objects.filter(pk=experiment_id)).exists()
+def _readable_experiment(actor, experiment: Experiment) -> bool:
+    # The rule decided over the row at hand (select_related by the caller), as a single-object lookup decides it.
+    return permissions.allows(actor, Action.READ, experiment)
 
 
 def resolve_source(actor, source: object) -> ResolvedSource:
@@ -60,8 +63,8 @@ def resolve_source(actor, source: object) -> ResolvedSource:
         run_id, _, path = decoded[len("runs:/"):].partition("/")
         if not _RUN_ID.match(run_id):
             raise InvalidParameter(f"Invalid run id in source {source[:200]!r}.")
-        run = Run.objects.filter(run_id=run_id).first()
-        if run is None or not _readable_experiment(actor, run.experiment_id):
+        run = only_row(Run.objects.select_related("experiment").filter(run_id=run_id))
+        if run is None or not _readable_experiment(actor, run.experiment):
             raise NotFound(f"Run with id={run_id} not found")
         base = artifact_path_of(run.artifact_uri)
         location = clean_relative_path(f"{base}/{path}") if path.strip("/") else base
@@ -69,11 +72,11 @@ def resolve_source(actor, source: object) -> ResolvedSource:
     if decoded.startswith("models:/"):
         rest = decoded[len("models:/"):]
         if _LOGGED_MODEL_ID.match(rest):
-            logged = LoggedModel.objects.select_related("source_run").filter(model_id=rest).first()
-            if logged is None or not _readable_experiment(actor, logged.experiment_id):
+            logged = only_row(LoggedModel.objects.select_related("source_run", "experiment").filter(model_id=rest))
+            if logged is None or not _readable_experiment(actor, logged.experiment):
                 raise NotFound(f"Logged model with id={rest} not found")
             return ResolvedSource(location=artifact_path_of(logged.artifact_uri), logged_model_id=logged.model_id,
-                                  run_id=logged.source_run.run_id if logged.source_run else "")
+                                  run_id=logged.source_run.run_id if logged.source_run else "", logged_model=logged)
         name, sep, version = rest.rpartition("/")
         if not sep or not name:
             raise InvalidParameter(f"Invalid model version source {source[:200]!r}. " + _ACCEPTED)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
-from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -35,59 +33,24 @@ _TABLE = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORE
 _renderer = JSONRenderer()
 
 
+@functools.cache  # fixed per process: the watched tables are code, the user table a setting
 def answer_tables() -> frozenset[str]:
     """The tables an answer may read and still be kept: those whose writes change the `answers` counter."""
     tables = watched(get_user_model()._meta.db_table, (COUNTER,))
     return frozenset(tables) | {"registry_changecounter"}
 
 
-class AnswerCache:
-    """key -> (counter value, JSON bytes), least recently used first, within `budget` bytes. Shared by the threads
-    of one process; two misses of one key only compute it twice."""
-
-    def __init__(self, budget: int):
-        self.budget = budget
-        self._entries: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, stamp: int) -> bytes | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] != stamp:
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: tuple, stamp: int, body: bytes) -> None:
-        if len(body) > min(MAX_ANSWER_BYTES, self.budget):
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old[1])
-            self._entries[key] = (stamp, body)
-            self._bytes += len(body)
-            while self._bytes > self.budget:
-                _, (_, dropped) = self._entries.popitem(last=False)
-                self._bytes -= len(dropped)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+_cache: change_counter.StampedLRU[bytes] | None = None
 
 
-_cache: AnswerCache | None = None
-
-
-def _the_cache() -> AnswerCache | None:
+def _the_cache() -> change_counter.StampedLRU[bytes] | None:
+    """key -> (counter value, JSON bytes), within the byte budget."""
     global _cache
     budget = int(settings.ANSWER_CACHE_MB * 1024 * 1024)
     if budget <= 0:
         return None
     if _cache is None or _cache.budget != budget:
-        _cache = AnswerCache(budget)
+        _cache = change_counter.StampedLRU(budget, weigh=len)
     return _cache
 
 
@@ -126,7 +89,8 @@ def cached_answer(handler):
         if response.status_code != 200 or not isinstance(response, Response) or not read <= answer_tables():
             return response
         body = _renderer.render(response.data)
-        cache.put(key, stamp, body)
+        if len(body) <= MAX_ANSWER_BYTES:
+            cache.put(key, stamp, body)
         return _json(body)
 
     return answer

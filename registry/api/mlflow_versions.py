@@ -41,8 +41,10 @@ class CreateModelVersion(MlflowView):
             run_link=param(p, "run_link", default=""),
             model_id=param(p, "model_id", default=""),
         )
-        # The registration job may already have moved the status on: answer with the row as it is now.
-        mv.refresh_from_db(fields=["status", "status_message", "updated_at"])
+        # The registration job may already have moved a pending status on: answer with the row as it is now (a
+        # version created READY stays so).
+        if mv.status != VersionStatus.READY:
+            mv.refresh_from_db(fields=["status", "status_message", "updated_at"])
         return ok(_version_body(request.user, mv))
 
 

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from registry import permissions
-from registry.events import emails
+from registry.events import emails, listener_index
 from registry.models import RegisteredModel, Webhook, WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def may_read(owner, model: RegisteredModel | None) -> bool:
 def emit(event: str, *, model: RegisteredModel | None, data: dict | DataFor) -> list[WebhookDelivery]:
     """Write the deliveries of `event` in the caller's transaction (a service's). `data` is the payload, or a
     function of the webhook's owner that returns it as that owner may read it."""
+    if not listener_index.may_hear(event, model):
+        return []  # nobody listens: no lookups, no rows
     now = timezone.now()
     deliveries = []
     for hook in listeners(event, model):

@@ -38,14 +38,18 @@ def registered_model_created(model: RegisteredModel) -> None:
 
 
 def model_version_created(mv: ModelVersion) -> None:
-    tags = dict(mv.tags.values_list("key", "value"))
     if mv.model.is_prompt:
+        tags = dict(mv.tags.values_list("key", "value"))
         emit(PROMPT_VERSION_CREATED, model=mv.model, data={
             "name": mv.model.full_name, "version": str(mv.version), "template": tags.get(TEXT_TAG),
             "tags": _user_tags(tags.items()), "description": mv.description or None})
         return
+    tags: dict[str, str] | None = None
 
-    def data(owner):
+    def data(owner):  # called only for a listener: with nobody listening the tags are never read
+        nonlocal tags
+        if tags is None:
+            tags = dict(mv.tags.values_list("key", "value"))
         seen = version_provenance(actor=owner, versions=[mv])[mv.pk]
         return {"name": mv.model.full_name, "version": str(mv.version), "source": seen.source,
                 "run_id": seen.run_id or None, "tags": tags, "description": mv.description or None}

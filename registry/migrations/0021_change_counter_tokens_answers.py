@@ -22,9 +22,12 @@ def install_legacy(apps, schema_editor):
                                     change_counter_triggers.LEGACY_COUNTERS)
 
 
+COUNTERS = change_counter_triggers.COUNTERS_BY_MIGRATION["0021_change_counter_tokens_answers"]
+
+
 def install_all(apps, schema_editor):
     connection = schema_editor.connection
-    change_counter_triggers.install(connection, _user_table(apps))
+    change_counter_triggers.install(connection, _user_table(apps), COUNTERS)
     with connection.cursor() as cursor:  # fresh values, not the 0 a default gave the existing row
         fresh = "nextval('registry_change_counter_seq')" if connection.vendor == "postgresql" else "abs(random())"
         if connection.vendor in ("postgresql", "sqlite"):
@@ -32,7 +35,7 @@ def install_all(apps, schema_editor):
 
 
 def drop_all(apps, schema_editor):
-    change_counter_triggers.uninstall(schema_editor.connection, _user_table(apps))
+    change_counter_triggers.uninstall(schema_editor.connection, _user_table(apps), COUNTERS)
 
 
 class Migration(migrations.Migration):

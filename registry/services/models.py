@@ -126,6 +126,14 @@ def touch_model(model: RegisteredModel, actor=None) -> None:
     RegisteredModel.objects.filter(pk=model.pk).update(updated_at=timezone.now())
 
 
+def touch_version(mv: ModelVersion) -> None:
+    """Move the version's last-updated time; the UPDATE is also its row lock (see version_lock), and a version
+    deleted since it was looked up is not found."""
+    mv.updated_at = timezone.now()
+    if not ModelVersion.objects.filter(pk=mv.pk).update(updated_at=mv.updated_at):
+        raise NotFound(version_not_found_message(mv.model.full_name, mv.version))
+
+
 # Row locks. A service that changes what hangs off a model (versions, aliases, tags) first locks the parent row
 # it changes under: the model, then (for a version's tags) the version, always in that order, so concurrent
 # services queue up instead of deadlocking, and a read-check-write (is this alias new? is the limit reached?)

@@ -1,9 +1,11 @@
 """Tags on registered models and model versions, within the platform's limits. Each change first locks the row the
 tags hang off (see registry.services.models), so concurrent edits of one object neither exceed the limit nor
-deadlock; a first-time set racing another of the same key ends as an update (the unique key decides)."""
+deadlock; a set is one upsert on the unique key, so a first-time set racing another of the same key ends as an
+update whatever the lock."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Model, Q, QuerySet
 
 from registry import audit
 from registry.events import registry_events
@@ -15,7 +17,7 @@ from registry.permissions import Action
 from registry.prompts import IS_PROMPT_TAG
 from registry.selectors import model_get, model_not_found_message, version_get
 from registry.services.core import authorize, service
-from registry.services.models import model_lock, touch_model, version_lock
+from registry.services.models import model_lock, touch_model, touch_version, version_lock
 
 
 def _validate(key, value) -> tuple[str, str]:
@@ -58,6 +60,16 @@ def _check_count(count: int) -> None:
         raise InvalidParameter(f"Too many tags: at most {limit} tags are allowed per object; remove one first.")
 
 
+def _set_tag(tags: QuerySet, tag: Model, *, parent: str) -> Model:
+    """Write `tag` (a RegisteredModelTag or ModelVersionTag) among `tags`, its parent's tags, within the limit: one
+    query counts them (and whether the key is set), one upserts it. The caller holds the parent's row lock."""
+    counts = tags.aggregate(total=Count("pk"), same=Count("pk", filter=Q(key=tag.key)))
+    if not counts["same"]:
+        _check_count(counts["total"] + 1)
+    type(tag).objects.bulk_create([tag], update_conflicts=True, unique_fields=[parent, "key"], update_fields=["value"])
+    return tag
+
+
 @service("registered_model.set_tag")
 def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelTag:
     model = model_get(actor=actor, name=name)
@@ -65,9 +77,7 @@ def model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelT
     key, value = _validate(key, value)
     touch_model(model)  # also the model's row lock: tag changes of one model queue up, so the count is exact
     _apply_kind_tag(model, key, value)
-    if not model.tags.filter(key=key).exists():
-        _check_count(model.tags.count() + 1)
-    tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
+    tag = _set_tag(model.tags.all(), RegisteredModelTag(model=model, key=key, value=value), parent="model")
     audit.record(actor=actor, action="registered_model.set_tag", obj=model, params={"key": key, "value": value})
     registry_events.prompt_tag_set(model, key, value)
     return tag
@@ -94,11 +104,8 @@ def version_tag_set(*, actor, name: str, version, key: str, value: str) -> Model
     mv = version_get(actor=actor, name=name, version=version)
     authorize(actor, Action.TAG, mv.model, not_found_message=model_not_found_message(name))
     key, value = _validate(key, value)
-    version_lock(mv)  # tag changes of one version queue up, so the count is exact; a deleted version is not found
-    if not mv.tags.filter(key=key).exists():
-        _check_count(mv.tags.count() + 1)
-    tag, _ = ModelVersionTag.objects.update_or_create(version=mv, key=key, defaults={"value": value})
-    mv.save(update_fields=["updated_at"])
+    touch_version(mv)  # also its row lock: tag changes of one version queue up, so the count is exact
+    tag = _set_tag(mv.tags.all(), ModelVersionTag(version=mv, key=key, value=value), parent="version")
     audit.record(actor=actor, action="model_version.set_tag", obj=mv, params={"key": key, "value": value})
     registry_events.model_version_tag_set(mv, key, value)
     return tag

@@ -3,6 +3,7 @@ protocol PENDING_REGISTRATION -> READY | FAILED_REGISTRATION driven by the regis
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from registry.services.core import authorize, require_text, service
 from registry.services.models import schedule_artifact_cleanup, touch_model, version_lock
 from registry.services.tracking_logged_models import logged_model_record_version
 from registry.services.upload_area import upload_area_release
-from registry.sources import resolve_source
+from registry.sources import ResolvedSource, resolve_source
 from registry.tracking_selectors import logged_model_list_visible
 
 STAGE_NAMES = {s.value.lower(): s.value for s in Stage}
@@ -31,9 +32,20 @@ def _allocate_version_number(model: RegisteredModel, name: str) -> int:
     """The next number of `model`, never used before. One UPDATE moves the counter in the database (not from a
     value read earlier) and holds the model's row lock until commit, so concurrent creations get consecutive
     numbers, and a rolled-back creation gives its number back."""
+    now = timezone.now()
+    if connection.vendor in ("postgresql", "sqlite"):  # both have UPDATE ... RETURNING: one statement, not two
+        table = RegisteredModel._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET last_version_number = last_version_number + 1, updated_at = %s "
+                           "WHERE id = %s RETURNING last_version_number",
+                           [connection.ops.adapt_datetimefield_value(now), model.pk])
+            row = cursor.fetchone()
+        if row is None:
+            raise NotFound(model_not_found_message(name))  # deleted since it was looked up
+        return row[0]
     rows = RegisteredModel.objects.filter(pk=model.pk)
-    if not rows.update(last_version_number=F("last_version_number") + 1, updated_at=timezone.now()):
-        raise NotFound(model_not_found_message(name))  # deleted since it was looked up
+    if not rows.update(last_version_number=F("last_version_number") + 1, updated_at=now):
+        raise NotFound(model_not_found_message(name))
     return rows.values_list("last_version_number", flat=True).get()
 
 
@@ -83,7 +95,7 @@ def model_version_create(*, actor, name: str, source: str, run_id: str = "", des
     if tag_values:
         ModelVersionTag.objects.bulk_create(ModelVersionTag(version=mv, key=k, value=v) for k, v in tag_values.items())
     if model_id:
-        _record_on_logged_model(actor, model_id, name=model.full_name, version=mv.version)
+        _record_on_logged_model(actor, model_id, resolved, name=model.full_name, version=mv.version)
     audit.record(actor=actor, action="model_version.create", obj=mv,
                  params={"name": model.full_name, "version": mv.version, "source": source, "run_id": mv.run_id})
     registry_events.model_version_created(mv)
@@ -127,10 +139,14 @@ def _prompt_version_create(*, actor, model: RegisteredModel, name: str, source, 
     return mv
 
 
-def _record_on_logged_model(actor, model_id: str, *, name: str, version: int) -> None:
+def _record_on_logged_model(actor, model_id: str, resolved: ResolvedSource, *, name: str, version: int) -> None:
     """A version registered with a `model_id` is listed on that logged model (when the actor may read it: the
-    tag of a model it cannot see is not its to change)."""
-    logged = logged_model_list_visible(actor=actor).filter(model_id=model_id).first()
+    tag of a model it cannot see is not its to change). The client's usual call names the same logged model as
+    its source, which `resolve_source` has already loaded and found readable."""
+    if resolved.logged_model is not None and resolved.logged_model.model_id == model_id:
+        logged = resolved.logged_model
+    else:
+        logged = logged_model_list_visible(actor=actor).filter(model_id=model_id).first()
     if logged is not None:
         logged_model_record_version(logged, name=name, version=version)
 

@@ -18,19 +18,14 @@ from registry.services.grants import grant_add, grant_remove
 from registry.services.models import registered_model_rename, registered_model_update
 from registry.services.tags import model_tag_delete, model_tag_set, version_tag_set
 from registry.services.versions import model_version_transition_stage
+from tests.api.mlflow_reads import mlflow_reads
 from tests.registry.factories import make_model, make_run, make_version, run_source
 
 API = "/api/2.0/mlflow/"
 
 
 def _reads(name: str) -> dict[str, tuple[str, dict]]:
-    return {
-        "get by alias": ("registered-models/alias", {"name": name, "alias": "champion"}),
-        "get version": ("model-versions/get", {"name": name, "version": "1"}),
-        "get model": ("registered-models/get", {"name": name}),
-        "search versions": ("model-versions/search", {"filter": f"name='{name}'"}),
-        "search models": ("registered-models/search", {"filter": "name LIKE 'cached%'"}),
-    }
+    return mlflow_reads(name, alias="champion", version="1", models_filter="name LIKE 'cached%'")
 
 
 def _answers(client, name: str) -> dict[str, tuple[int, bytes]]:

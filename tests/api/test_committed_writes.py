@@ -47,7 +47,9 @@ def _terminate_own_connection() -> None:
 
 
 def test_connection_lost_between_commit_and_publish_still_answers_the_committed_version(
-        owner, owner_model, monkeypatch):
+        owner, owner_model, monkeypatch, settings):
+    # To a queue no worker consumes: a worker another test left running would take the job and move its state on.
+    settings.CELERY_TASK_DEFAULT_QUEUE = "nobody-consumes-this-queue"
     real_publish = jobs._publish
     calls = []
 
