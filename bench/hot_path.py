@@ -83,12 +83,20 @@ def _calls(client, source: str, run_id: str, model_id: str):
                                                  "run_id": run_id, "model_id": model_id})
         return created if created.status_code != 200 else client.get(api + f"logged-models/{model_id}")
 
+    def set_alias_as_client(i):
+        # MlflowClient.set_registered_model_alias first GETs the model (to refuse a prompt), then sets the alias;
+        # after the previous set, that GET is always computed afresh.
+        got = client.get(api + "registered-models/get", {"name": "benchmodel"})
+        return got if got.status_code != 200 else post("registered-models/alias", {
+            "name": "benchmodel", "alias": f"a{i % 10}", "version": str(i % 50 + 1)})
+
     return {
         "create_model_version": lambda i: post("model-versions/create",
                                                {"name": "benchmodel", "source": source, "run_id": run_id}),
         "create_from_logged_model": create_from_logged_model,
         "set_alias": lambda i: post("registered-models/alias",
                                     {"name": "benchmodel", "alias": f"a{i % 10}", "version": str(i % 50 + 1)}),
+        "set_alias_as_client": set_alias_as_client,
         "set_version_tag": lambda i: post("model-versions/set-tag",
                                           {"name": "benchmodel", "version": str(i % 50 + 1), "key": "k",
                                            "value": str(i)}),

@@ -134,10 +134,11 @@ print(json.dumps(timings))
 
 def start_floor(port: int, n: int, workdir: Path) -> subprocess.Popen:
     """bench/canned_mlflow.py under the explorer's own gunicorn flags (explorer.serve): the floor under any server."""
-    bindir = os.path.dirname(PY)
+    sys.path.insert(0, str(ROOT))
+    from explorer.serve import web_command
+
     proc = subprocess.Popen(
-        [os.path.join(bindir, "gunicorn"), "bench.canned_mlflow:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--threads", os.environ.get("WEB_THREADS", "1"), "--access-logfile", "-"],
+        web_command("bench.canned_mlflow:application", bind=f"127.0.0.1:{port}"),
         cwd=ROOT, env=dict(os.environ, CANNED_VERSIONS=str(n)), stdout=open(workdir / "floor.log", "wb"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )

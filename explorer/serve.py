@@ -92,11 +92,16 @@ def address() -> str:
     return f'{os.environ.get("HOST", "127.0.0.1")}:{os.environ.get("PORT", "8000")}'
 
 
+def web_command(app: str = "explorer.wsgi:application", bind: str | None = None) -> list[str]:
+    """gunicorn serving `app` as the web child does (bench/mlflow_workload.py runs its canned floor under it)."""
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), app, "--bind", bind or address(),
+            "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", os.environ.get("WEB_THREADS", "1"),
+            "--access-logfile", "-", "--timeout", "120"]
+
+
 def children(var_dir: str) -> list[Child]:
     bindir = os.path.dirname(sys.executable)
-    web = [os.path.join(bindir, "gunicorn"), "explorer.wsgi:application", "--bind", address(),
-           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--threads", os.environ.get("WEB_THREADS", "1"),
-           "--access-logfile", "-", "--timeout", "120"]
+    web = web_command()
     celery = [os.path.join(bindir, "celery"), "-A", "explorer"]
     worker = [*celery, "worker", "--loglevel", "INFO", "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")]
     # The scheduler is a child of its own (not `worker --beat`): if it dies, the launcher sees it and restarts it.

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
+from django.db.models import CharField, Prefetch, Value
+from django.db.models.expressions import RawSQL
 
 from registry.models import ModelAlias, ModelVersion, ModelVersionTag, RegisteredModel, RegisteredModelTag
 from registry.models.models import Stage
@@ -99,11 +100,7 @@ def latest_versions_by_model(models: list[RegisteredModel], *, provenance_for=No
     # One probe per model and stage (index version_newest_in_stage), not one per version: comparing every version
     # with its stage's newest cost O(versions²) per model and, on a large registry, a JIT-compiled plan.
     ids = [m.pk for m in models]
-    newest = [RegisteredModel.objects.filter(pk__in=ids).order_by().values(
-                  newest=Subquery(ModelVersion.objects.filter(model_id=OuterRef("pk"), current_stage=stage)
-                                  .order_by("-version").values("pk")[:1]))
-              for stage in Stage.values]
-    rows = (ModelVersion.objects.filter(pk__in=newest[0].union(*newest[1:]))
+    rows = (ModelVersion.objects.filter(pk__in=_newest_in_each_stage(ids))
             .select_related("created_by").order_by("model_id", "version"))
     if with_tags:
         rows = rows.prefetch_related("tags")
@@ -117,6 +114,18 @@ def latest_versions_by_model(models: list[RegisteredModel], *, provenance_for=No
             keep_provenance_row(provenance_for, mv, mv)
         result[mv.model_id].append(mv)
     return result
+
+
+def _newest_in_each_stage(model_ids: list[int]) -> RawSQL:
+    """The ids of the newest version in each stage of each model, as a subquery: per stage, one probe per model of
+    the index version_newest_in_stage. Plain SQL that both engines run as it is, written rather than built: the
+    ORM took longer to compile this UNION of correlated subqueries (~1 ms) than the database to run it."""
+    versions, models = ModelVersion._meta.db_table, RegisteredModel._meta.db_table
+    marks = ", ".join(["%s"] * len(model_ids))
+    probe = (f"SELECT (SELECT v.id FROM {versions} v WHERE v.model_id = m.id AND v.current_stage = %s "
+             f"ORDER BY v.version DESC LIMIT 1) FROM {models} m WHERE m.id IN ({marks})")
+    stages = Stage.values
+    return RawSQL(" UNION ".join([probe] * len(stages)), [p for stage in stages for p in (stage, *model_ids)])
 
 
 def _load_tags(models: list[RegisteredModel], versions: list[ModelVersion]) -> None:
