@@ -112,6 +112,14 @@ def _calls(client, source: str, run_id: str, model_id: str):
     }
 
 
+def _computed(call, answer_cache):
+    def computed(i):
+        answer_cache.clear()
+        return call(i)
+
+    return computed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=300, help="requests per kind")
@@ -119,14 +127,22 @@ def main() -> None:
     parser.add_argument("--actor", choices=["admin", "user"], default="admin",
                         help="an admin (as bench/mlflow_workload.py) or a plain user owning the model")
     parser.add_argument("--profile", help="print pyinstrument's profile of this kind of request")
+    parser.add_argument("--computed", action="store_true",
+                        help="empty the answer cache before every request: each read is computed, as the first "
+                             "after a write is")
     args = parser.parse_args()
     _setup_django(args.database_url)
     from django.db import connection
 
+    from registry.api import answer_cache
+
     client, source, run_id, model_id = _world(50, args.actor == "admin")
     calls = _calls(client, source, run_id, model_id)
+    if args.computed:
+        calls = {label: _computed(call, answer_cache) for label, call in calls.items()}
     engine = connection.vendor
-    print(f"hot path in process, {engine}, as {args.actor}, {args.n} requests per kind (median of 3 passes)")
+    print(f"hot path in process, {engine}, as {args.actor}, {args.n} requests per kind (median of 3 passes)"
+          + (", every read computed" if args.computed else ""))
     print(f"{'request':<22}{'ms/request':>12}{'queries':>9}")
     for label, call in calls.items():
         response = call(0)
