@@ -16,14 +16,14 @@ FUNCTION = "registry_bump_change_counter"  # the one function before migration 0
 # - listeners: which webhooks and follows may hear an event (registry.events.listener_index).
 # One row, not one row per counter: a transaction that bumps several takes one row lock, so two writers can never
 # hold them in opposite orders (deadlock).
-COUNTERS = ("value", "tokens", "answers", "listeners")
-# What each migration installed: a migration installs its own set, never COUNTERS (the columns a later one adds do
-# not exist yet when it runs). registry.apps installs the set of the newest one applied.
+# What each migration installs: its own set, never COUNTERS (the columns a later one adds do not exist yet when it
+# runs). registry.apps installs the set of the newest one applied.
 COUNTERS_BY_MIGRATION = {
     "0019_change_counter": ("value",),
     "0021_change_counter_tokens_answers": ("value", "tokens", "answers"),
-    "0022_change_counter_listeners": COUNTERS,
+    "0022_change_counter_listeners": ("value", "tokens", "answers", "listeners"),
 }
+COUNTERS = COUNTERS_BY_MIGRATION["0022_change_counter_listeners"]  # the newest: what the code reads
 LEGACY_COUNTERS = COUNTERS_BY_MIGRATION["0019_change_counter"]
 
 _ROUTING = ("value",)
@@ -139,7 +139,8 @@ def uninstall(connection, user_table: str, counters: tuple[str, ...] = COUNTERS)
 
 def newest_applied(applied_migrations) -> tuple[str, ...] | None:
     """The counters of the newest migration of COUNTERS_BY_MIGRATION among `applied_migrations` (names), or None."""
-    names = [name for name in COUNTERS_BY_MIGRATION if name in set(applied_migrations)]
+    applied = set(applied_migrations)
+    names = [name for name in COUNTERS_BY_MIGRATION if name in applied]
     return COUNTERS_BY_MIGRATION[names[-1]] if names else None
 
 

@@ -27,8 +27,8 @@ class ResolvedSource:
     run_id: str = ""
     logged_model_id: str = ""
     source_version: ModelVersion | None = None
-    uploaded: bool = False
-    logged_model: LoggedModel | None = None  # the models:/<id> source, as loaded (read by the actor)  # from the upload area: copied into the version's own storage, whichever registry
+    uploaded: bool = False  # from the upload area: copied into the version's own storage, whichever registry
+    logged_model: LoggedModel | None = None  # the models:/<id> source, as loaded (read by the actor)
 
 
 def artifact_path_of(uri: str) -> str:

@@ -49,7 +49,3 @@ def may_hear(event: str, model: RegisteredModel | None) -> bool:
         return False
     return (event in index.by_model.get(model.pk, ())
             or (model.schema_id is not None and event in index.by_schema.get(model.schema_id, ())))
-
-
-def clear() -> None:
-    _INDEX.clear()
