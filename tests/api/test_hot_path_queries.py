@@ -99,8 +99,8 @@ def test_what_a_reader_sees_of_sources_is_the_same_with_the_columns_fetched_with
 
 
 # What each write of the client's hot path costs, for the model's owner, authentication and the audit row included and
-# savepoints aside (under a test's transaction each atomic block adds two). Before issue 17's write work (bench/
-# hot_path.py's listing): 14, 12 and 12.
+# savepoints aside (under a test's transaction each atomic block adds two). Before issue 17's write work they were
+# 14, 12 and 12 (an admin's, in bench/hot_path.py's listing). The aliases set here stay within the 10 a model may have.
 MAX_WRITE_QUERIES = {"create version": 11, "set alias": 10, "set version tag": 8}
 
 
