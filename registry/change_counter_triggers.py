@@ -121,6 +121,15 @@ def install(connection, user_table: str, counters: tuple[str, ...] = COUNTERS) -
         # other databases get no triggers: registry.change_counter then caches nothing
 
 
+def refresh(connection, counters: tuple[str, ...]) -> None:
+    """Give `counters` fresh values: a migration that adds a counter column, so the existing row does not keep the
+    0 its default gave it (a value an entry could have been cached under)."""
+    fresh = {"postgresql": f"nextval('{SEQUENCE}')", "sqlite": "abs(random())"}.get(connection.vendor)
+    if fresh is not None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE registry_changecounter SET " + ", ".join(f"{c} = {fresh}" for c in counters))
+
+
 def uninstall(connection, user_table: str, counters: tuple[str, ...] = COUNTERS) -> None:
     with connection.cursor() as cursor:
         for table in watched(user_table, counters):

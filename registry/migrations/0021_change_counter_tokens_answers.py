@@ -28,10 +28,7 @@ COUNTERS = change_counter_triggers.COUNTERS_BY_MIGRATION["0021_change_counter_to
 def install_all(apps, schema_editor):
     connection = schema_editor.connection
     change_counter_triggers.install(connection, _user_table(apps), COUNTERS)
-    with connection.cursor() as cursor:  # fresh values, not the 0 a default gave the existing row
-        fresh = "nextval('registry_change_counter_seq')" if connection.vendor == "postgresql" else "abs(random())"
-        if connection.vendor in ("postgresql", "sqlite"):
-            cursor.execute(f"UPDATE registry_changecounter SET tokens = {fresh}, answers = {fresh}")
+    change_counter_triggers.refresh(connection, ("tokens", "answers"))
 
 
 def drop_all(apps, schema_editor):

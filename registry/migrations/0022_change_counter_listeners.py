@@ -26,10 +26,7 @@ def install_before(apps, schema_editor):
 def install_after(apps, schema_editor):
     connection = schema_editor.connection
     change_counter_triggers.install(connection, _user_table(apps), AFTER)
-    with connection.cursor() as cursor:  # a fresh value, not the 0 the default gave the existing row
-        fresh = "nextval('registry_change_counter_seq')" if connection.vendor == "postgresql" else "abs(random())"
-        if connection.vendor in ("postgresql", "sqlite"):
-            cursor.execute(f"UPDATE registry_changecounter SET listeners = {fresh}")
+    change_counter_triggers.refresh(connection, ("listeners",))
 
 
 def drop_after(apps, schema_editor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from registry import change_counter
 from registry.models import NotificationEmail, WebhookDelivery
@@ -25,15 +26,9 @@ ALIAS_CREATED = [{"entity": "MODEL_VERSION_ALIAS", "action": "CREATED"}]
 
 def tables_read_by(action) -> str:
     """The SQL `action()` ran, as one string."""
-    statements = []
-
-    def record(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(record):
+    with CaptureQueriesContext(connection) as queries:
         action()
-    return "\n".join(statements)
+    return "\n".join(q["sql"] for q in queries)
 
 
 @pytest.fixture(autouse=True)
